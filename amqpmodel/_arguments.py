@@ -1,0 +1,208 @@
+"""Queue and exchange declare arguments: validation at creation (spec 2.7) and equivalence (1.7, 2.3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from ._errors import PreconditionFailed
+
+__all__ = ["QueueArguments", "check_exchange_equivalent", "check_queue_equivalent", "parse_queue_arguments"]
+
+MAX_TTL_MS = 315_360_000_000  # ten years, spec 2.7 and 3.2
+
+_OVERFLOW_MODES = ("drop-head", "reject-publish", "reject-publish-dlx")
+
+# arguments that belong to quorum queues or streams: a classic queue refuses them (spec 2.7)
+_OTHER_QUEUE_TYPE_ARGUMENTS = frozenset(
+    {
+        "x-delivery-limit",
+        "x-dead-letter-strategy",
+        "x-quorum-initial-group-size",
+        "x-quorum-target-group-size",
+        "x-max-age",
+        "x-stream-max-segment-size-bytes",
+        "x-stream-filter-size-bytes",
+        "x-initial-cluster-size",
+        "x-max-in-memory-length",
+        "x-max-in-memory-bytes",
+    }
+)
+
+# arguments compared on redeclare (spec 2.3); others are ignored
+_EQUIVALENCE_KEYS = (
+    "x-expires",
+    "x-message-ttl",
+    "x-dead-letter-exchange",
+    "x-dead-letter-routing-key",
+    "x-max-length",
+    "x-max-length-bytes",
+    "x-max-priority",
+    "x-overflow",
+    "x-queue-mode",
+    "x-queue-version",
+    "x-single-active-consumer",
+    "x-queue-type",
+)
+
+
+@attrs.define(slots=True)
+class QueueArguments:
+    """The arguments a classic queue acts on, parsed once at declare time."""
+
+    message_ttl: int | None = None
+    expires: int | None = None
+    dead_letter_exchange: str | None = None
+    dead_letter_routing_key: str | None = None
+    max_length: int | None = None
+    max_length_bytes: int | None = None
+    overflow: str = "drop-head"
+    max_priority: int | None = None
+    single_active_consumer: bool = False
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _text(value: Any) -> Any:
+    return value.decode("utf-8", "replace") if isinstance(value, (bytes, bytearray)) else value
+
+
+def parse_queue_arguments(arguments: dict[str, Any], where: str) -> QueueArguments:
+    """Validate the arguments of a queue being created; 406 "invalid arg" on the first bad one."""
+
+    def invalid(key: str, reason: str) -> PreconditionFailed:
+        return PreconditionFailed(f"invalid arg '{key}' for {where}: {reason}")
+
+    def integer(key: str, minimum: int, maximum: int | None = None) -> int | None:
+        if key not in arguments:
+            return None
+        value = arguments[key]
+        if not _is_int(value):
+            raise invalid(key, f"{{unacceptable_type,{_type_name(value)}}}")
+        if value < minimum:
+            kind = "value_zero" if value == 0 else "value_negative"
+            raise invalid(key, f"{{{kind},{value}}}")
+        if maximum is not None and value > maximum:
+            raise invalid(key, f"{{value_too_large,{value},{maximum}}}")
+        return int(value)
+
+    for key in arguments:
+        if key in _OTHER_QUEUE_TYPE_ARGUMENTS:
+            raise invalid(key, "not supported by classic queues")
+    queue_type = _text(arguments.get("x-queue-type", "classic"))
+    if queue_type != "classic":
+        raise invalid("x-queue-type", f"queue type {queue_type!r} is not supported (amqpmodel has classic queues)")
+    parsed = QueueArguments()
+    parsed.expires = integer("x-expires", 1, MAX_TTL_MS)
+    parsed.message_ttl = integer("x-message-ttl", 0, MAX_TTL_MS)
+    parsed.max_length = integer("x-max-length", 0)
+    parsed.max_length_bytes = integer("x-max-length-bytes", 0)
+    parsed.max_priority = integer("x-max-priority", 0, 255)
+    if "x-overflow" in arguments:
+        overflow = _text(arguments["x-overflow"])
+        if overflow not in _OVERFLOW_MODES:
+            raise invalid("x-overflow", f"{{unacceptable_value,{overflow!r}}}")
+        parsed.overflow = overflow
+    if "x-single-active-consumer" in arguments:
+        sac = arguments["x-single-active-consumer"]
+        if not isinstance(sac, bool):
+            raise invalid("x-single-active-consumer", f"{{unacceptable_type,{_type_name(sac)}}}")
+        parsed.single_active_consumer = sac
+    if "x-dead-letter-exchange" in arguments:
+        dlx = _text(arguments["x-dead-letter-exchange"])
+        if not isinstance(dlx, str):
+            raise invalid("x-dead-letter-exchange", f"{{unacceptable_type,{_type_name(dlx)}}}")
+        parsed.dead_letter_exchange = dlx
+    if "x-dead-letter-routing-key" in arguments:
+        dlrk = _text(arguments["x-dead-letter-routing-key"])
+        if not isinstance(dlrk, str):
+            raise invalid("x-dead-letter-routing-key", f"{{unacceptable_type,{_type_name(dlrk)}}}")
+        if parsed.dead_letter_exchange is None:
+            raise invalid("x-dead-letter-routing-key", "routing key without a dead letter exchange: x-dead-letter-exchange is missing")
+        parsed.dead_letter_routing_key = dlrk
+    return parsed
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "void"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "long"
+    if isinstance(value, float):
+        return "double"
+    if isinstance(value, (str, bytes)):
+        return "longstr"
+    if isinstance(value, dict):
+        return "table"
+    if isinstance(value, (list, tuple)):
+        return "array"
+    return type(value).__name__
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "none"
+    shown = _text(value)
+    if isinstance(shown, bool):
+        shown = str(shown).lower()
+    return f"the value '{shown}' of type '{_type_name(value)}'"
+
+
+def _same(a: Any, b: Any) -> bool:
+    a, b = _text(a), _text(b)
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if _is_int(a) and _is_int(b):
+        return bool(a == b)
+    return type(a) is type(b) and bool(a == b)
+
+
+def check_queue_equivalent(
+    where: str,
+    current: tuple[bool, bool, dict[str, Any]],
+    received: tuple[bool, bool, dict[str, Any]],
+) -> None:
+    """406 unless (durable, auto_delete, arguments) agree with the existing queue (spec 2.3)."""
+    for field, now, new in (("durable", current[0], received[0]), ("auto_delete", current[1], received[1])):
+        if now != new:
+            raise PreconditionFailed(
+                f"inequivalent arg '{field}' for {where}: received '{str(new).lower()}' but current is '{str(now).lower()}'"
+            )
+    current_args, received_args = current[2], received[2]
+    for key in _EQUIVALENCE_KEYS:
+        now_value = current_args.get(key)
+        new_value = received_args.get(key)
+        if key == "x-queue-type":
+            now_value = now_value if now_value is not None else "classic"
+            new_value = new_value if new_value is not None else "classic"
+        if now_value is None and new_value is None:
+            continue
+        if now_value is None or new_value is None or not _same(now_value, new_value):
+            raise PreconditionFailed(
+                f"inequivalent arg '{key}' for {where}: received {_describe(new_value)} but current is {_describe(now_value)}"
+            )
+
+
+def check_exchange_equivalent(
+    where: str,
+    current: tuple[str, bool, bool, bool, Any],
+    received: tuple[str, bool, bool, bool, Any],
+) -> None:
+    """406 unless type, durable, auto_delete, internal and alternate-exchange agree (spec 1.7)."""
+    for field, now, new in zip(("type", "durable", "auto_delete", "internal"), current, received, strict=False):
+        if now != new:
+            shown_new = str(new).lower() if isinstance(new, bool) else new
+            shown_now = str(now).lower() if isinstance(now, bool) else now
+            raise PreconditionFailed(
+                f"inequivalent arg '{field}' for {where}: received '{shown_new}' but current is '{shown_now}'"
+            )
+    now_ae, new_ae = current[4], received[4]
+    if (now_ae is None) != (new_ae is None) or (now_ae is not None and not _same(now_ae, new_ae)):
+        raise PreconditionFailed(
+            f"inequivalent arg 'alternate-exchange' for {where}: received {_describe(new_ae)} but current is {_describe(now_ae)}"
+        )

@@ -1,0 +1,188 @@
+"""The broker: virtual hosts, users, the clock and its timers, the lock, and draining callbacks."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from ._clock import Clock, MonotonicClock, VirtualClock
+from ._errors import AccessRefused, CallbacksDidNotSettle, NotAllowed
+from ._exchange import Binding, Exchange
+from ._queue import Queue
+from ._timers import Timers
+from ._vhost import VirtualHost
+
+if TYPE_CHECKING:
+    from ._connection import Connection
+
+__all__ = ["Broker", "DEFAULT_MAX_MESSAGE_SIZE"]
+
+DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024  # spec 0.4
+
+
+class Broker:
+    """An AMQP 0-9-1 broker in this process.
+
+    Thread-safe: one re-entrant lock guards every entity; user callbacks run
+    outside it, when a connection is drained (DESIGN.md, "Threads").
+
+    >>> broker = Broker()
+    >>> channel = broker.connect().channel()
+    >>> channel.queue_declare("hello").method.queue
+    'hello'
+    """
+
+    def __init__(
+        self,
+        clock: Clock | None = None,
+        *,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        default_user: tuple[str, str] | None = ("guest", "guest"),
+    ) -> None:
+        self.clock: Clock = clock if clock is not None else MonotonicClock()
+        self.max_message_size = max_message_size
+        self._lock = threading.RLock()
+        self._condition = threading.Condition(self._lock)
+        self._waiters = 0
+        self._timers = Timers()
+        self._sequence = 0
+        self._connections: list[Connection] = []
+        self.users: dict[str, tuple[str, tuple[str, ...]]] = {}
+        if default_user is not None:
+            self.add_user(default_user[0], default_user[1], tags=("administrator",))
+        self.vhosts: dict[str, VirtualHost] = {}
+        self.add_vhost("/")
+        if isinstance(self.clock, VirtualClock):
+            self.clock._attach(self)
+
+    def __repr__(self) -> str:
+        return f"<Broker vhosts={list(self.vhosts)} connections={len(self._connections)}>"
+
+    def _repr_html_(self) -> str:
+        return self.vhost("/")._repr_html_()
+
+    # ----------------------------------------------------------------- vhosts and users
+
+    def add_vhost(self, name: str) -> VirtualHost:
+        """Create a virtual host with its predeclared exchanges (spec 1.1); idempotent."""
+        with self._lock:
+            vhost = self.vhosts.get(name)
+            if vhost is None:
+                vhost = self.vhosts[name] = VirtualHost(self, name)
+            return vhost
+
+    def delete_vhost(self, name: str) -> None:
+        with self._lock:
+            vhost = self.vhosts.pop(name, None)
+            if vhost is None:
+                return
+            for connection in list(self._connections):
+                if connection.vhost is vhost:
+                    connection._close_by_broker(320, f"CONNECTION_FORCED - vhost '{name}' is deleted")
+
+    def vhost(self, name: str = "/") -> VirtualHost:
+        try:
+            return self.vhosts[name]
+        except KeyError:
+            raise KeyError(f"no vhost {name!r}") from None
+
+    def add_user(self, name: str, password: str, tags: tuple[str, ...] | list[str] = ()) -> None:
+        with self._lock:
+            self.users[name] = (password, tuple(tags))
+
+    def delete_user(self, name: str) -> None:
+        with self._lock:
+            self.users.pop(name, None)
+
+    def authenticate(self, name: str, password: str) -> bool:
+        user = self.users.get(name)
+        return user is not None and user[0] == password
+
+    # ----------------------------------------------------------------- inspection of "/"
+
+    @property
+    def queues(self) -> dict[str, Queue]:
+        return self.vhost("/").queues
+
+    @property
+    def exchanges(self) -> dict[str, Exchange]:
+        return self.vhost("/").exchanges
+
+    @property
+    def bindings(self) -> list[Binding]:
+        return self.vhost("/").bindings
+
+    @property
+    def connections(self) -> list[Connection]:
+        return list(self._connections)
+
+    # ----------------------------------------------------------------- connections
+
+    def connect(
+        self,
+        vhost: str = "/",
+        user: str = "guest",
+        client_properties: dict[str, Any] | None = None,
+    ) -> Connection:
+        """Open an in-process connection (no password: the caller is in this process)."""
+        from ._connection import Connection
+
+        with self._lock:
+            self.tick()
+            if user not in self.users:
+                raise AccessRefused(f"user '{user}' does not exist")
+            host = self.vhosts.get(vhost)
+            if host is None:
+                raise NotAllowed(f"vhost {vhost} not found")
+            connection = Connection(self, host, user, client_properties or {})
+            self._connections.append(connection)
+            return connection
+
+    # ----------------------------------------------------------------- time
+
+    def _next_deadline(self) -> float | None:
+        return self._timers.next_deadline()
+
+    def tick(self) -> None:
+        """Settle every timer that is due: message TTLs and queue expiry (spec 2.9, 3)."""
+        with self._lock:
+            timers = self._timers
+            deadline = timers.next_deadline()
+            if deadline is not None:
+                now = self.clock.now()
+                if deadline <= now:
+                    timers.fire_due(now)
+
+    # ----------------------------------------------------------------- callbacks
+
+    def _signal(self, connection: Connection) -> None:
+        """A connection has pending events: wake whoever waits for it."""
+        if self._waiters:
+            self._condition.notify_all()
+        wakeup = connection._wakeup
+        if wakeup is not None:
+            wakeup()
+
+    def run_until_idle(self, max_rounds: int | None = 100_000) -> int:
+        """Run pending callbacks of every connection until none is pending; returns how many ran.
+
+        One round drains what each connection had pending when the round began;
+        what those callbacks cause runs in the next round. A callback loop that
+        never settles raises ``CallbacksDidNotSettle`` after ``max_rounds``.
+        """
+        total = 0
+        rounds = 0
+        while True:
+            with self._lock:
+                self.tick()
+                busy = [c for c in self._connections if c._pending]
+            if not busy:
+                return total
+            if max_rounds is not None and rounds >= max_rounds:
+                raise CallbacksDidNotSettle(
+                    f"callbacks were still pending after {max_rounds} rounds "
+                    "(a callback that republishes what it consumes?)"
+                )
+            rounds += 1
+            for connection in busy:
+                total += connection._drain_once()

@@ -1,0 +1,78 @@
+"""The ``amqpmodel`` command: ``serve`` (the AMQP socket server) and ``hello`` (an in-process demo)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from ._broker import Broker
+
+__all__ = ["main"]
+
+
+def _hello() -> int:
+    """The seed's "Hello World" tutorial, in process."""
+    broker = Broker()
+    channel = broker.connect().channel()
+    channel.queue_declare(queue="hello")
+    channel.basic_publish(exchange="", routing_key="hello", body=b"Hello World!")
+    print(" [x] Sent 'Hello World!'")
+
+    def callback(ch: object, method: object, properties: object, body: bytes) -> None:
+        print(f" [x] Received {body!r}")
+
+    channel.basic_consume(queue="hello", on_message_callback=callback, auto_ack=True)
+    broker.run_until_idle()
+    queue = broker.queues["hello"]
+    print(f" [.] queue 'hello': {queue.messages_ready} ready, {queue.consumer_count} consumer")
+    return 0
+
+
+def _parse_user(text: str) -> tuple[str, str]:
+    name, sep, password = text.partition(":")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError("users are given as NAME:PASSWORD")
+    return name, password
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        from .server import run_server  # type: ignore[import-not-found,unused-ignore]
+    except ImportError as error:  # pamqp missing
+        print(f"amqpmodel serve needs the server extra: pip install 'amqpmodel[server]' ({error})", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO if not args.quiet else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    broker = Broker(default_user=None if args.no_guest else ("guest", "guest"))
+    for name, password in args.user:
+        broker.add_user(name, password, tags=("administrator",))
+    for vhost in args.vhost:
+        broker.add_vhost(vhost)
+    try:
+        run_server(broker, args.host, args.port)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="amqpmodel", description="An in-process AMQP 0-9-1 broker that behaves like RabbitMQ.")
+    commands = parser.add_subparsers(dest="command")
+    serve = commands.add_parser("serve", help="run an AMQP 0-9-1 server (in memory)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=5672, help="port (default 5672; 0 picks a free one and prints it)")
+    serve.add_argument("--user", action="append", type=_parse_user, default=[], metavar="NAME:PASSWORD",
+                       help="add a user (repeatable); guest/guest exists unless --no-guest")
+    serve.add_argument("--no-guest", action="store_true", help="do not create the default guest user")
+    serve.add_argument("--vhost", action="append", default=[], help="add a virtual host (repeatable); '/' always exists")
+    serve.add_argument("--quiet", action="store_true", help="log warnings and errors only")
+    commands.add_parser("hello", help="run the 'Hello World' tutorial in process")
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    if args.command in (None, "hello"):
+        return _hello()
+    parser.error(f"unknown command {args.command}")
+    return 2

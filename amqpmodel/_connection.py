@@ -1,0 +1,207 @@
+"""Connections: their channels, exclusive queues, pending callbacks, and close."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ._errors import ChannelError, ConnectionClosed, NotAllowed
+
+if TYPE_CHECKING:
+    from ._broker import Broker
+    from ._channel import Channel
+    from ._queue import Queue
+    from ._vhost import VirtualHost
+
+__all__ = ["Connection", "PendingEvent"]
+
+CHANNEL_MAX = 2047  # spec 10.3
+
+# (callback, channel or None, a, b, c): callback(channel, a, b, c) runs on drain,
+# unless the channel has closed since the event was queued
+PendingEvent = tuple[Callable[..., Any], "Channel | None", Any, Any, Any]
+
+
+def _call_without_channel(channel: Any, callback: Callable[..., Any], argument: Any, _: Any) -> None:
+    if argument is _NO_ARGUMENT:
+        callback()
+    else:
+        callback(argument)
+
+
+_NO_ARGUMENT = object()
+
+
+class Connection:
+    """A client connection to one virtual host, as ``broker.connect()`` returns it."""
+
+    def __init__(self, broker: Broker, vhost: VirtualHost, user: str, client_properties: dict[str, Any]) -> None:
+        self.broker = broker
+        self.vhost = vhost
+        self.user = user
+        self.client_properties = client_properties
+        self._channels: dict[int, Channel] = {}
+        self._pending: deque[PendingEvent] = deque()
+        self._wakeup: Callable[[], None] | None = None
+        self._exclusive_queues: dict[str, Queue] = {}
+        self._closed: tuple[int, str] | None = None
+
+    def __repr__(self) -> str:
+        state = "open" if self._closed is None else "closed"
+        return f"<Connection {self.user}@{self.vhost.name} {state} channels={len(self._channels)}>"
+
+    @property
+    def is_open(self) -> bool:
+        return self._closed is None
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed is not None
+
+    @property
+    def channels(self) -> dict[int, Channel]:
+        return dict(self._channels)
+
+    @property
+    def consumer_cancel_notify(self) -> bool:
+        """Whether the client asked for basic.cancel from the broker (spec 7.8)."""
+        capabilities = self.client_properties.get("capabilities")
+        if not isinstance(capabilities, dict):
+            return True  # in-process users always get their cancel callback
+        return bool(capabilities.get("consumer_cancel_notify", False))
+
+    def _check_open(self) -> None:
+        if self._closed is not None:
+            raise ConnectionClosed(*self._closed)
+
+    def set_wakeup(self, wakeup: Callable[[], None] | None) -> None:
+        """Register a function called (under the broker lock, so it must not block)
+        when this connection's pending events go from none to some. Drivers use it
+        to schedule a drain, e.g. ``loop.call_soon_threadsafe``."""
+        self._wakeup = wakeup
+
+    def channel(self, channel_number: int | None = None) -> Channel:
+        """Open a channel; the lowest free number when none is given."""
+        from ._channel import Channel
+
+        with self.broker._lock:
+            self._check_open()
+            if channel_number is None:
+                channel_number = 1
+                while channel_number in self._channels:
+                    channel_number += 1
+            if channel_number in self._channels:
+                self._close_by_broker(504, f"CHANNEL_ERROR - second 'channel.open' seen on channel {channel_number}")
+                raise ChannelError(f"second 'channel.open' seen on channel {channel_number}", 20, 10)
+            if not 1 <= channel_number <= CHANNEL_MAX:
+                error = NotAllowed(
+                    f"number of channels opened ({len(self._channels)}) has reached the "
+                    f"negotiated channel_max ({CHANNEL_MAX})",
+                    20,
+                    10,
+                )
+                self._close_by_broker(error.reply_code, error.reply_text)
+                raise error
+            channel = Channel(self, channel_number)
+            self._channels[channel_number] = channel
+            return channel
+
+    def close(self, reply_code: int = 200, reply_text: str = "Normal shutdown") -> None:
+        """Close: requeue unacked messages, cancel consumers, delete exclusive queues (spec 7.13). Idempotent."""
+        with self.broker._lock:
+            self._close_by_broker(reply_code, reply_text)
+
+    def _close_by_broker(self, reply_code: int, reply_text: str) -> None:
+        if self._closed is not None:
+            return
+        self._closed = (reply_code, reply_text)
+        for channel in list(self._channels.values()):
+            channel._shutdown(reply_code, reply_text, None)
+        self._channels.clear()
+        for queue in list(self._exclusive_queues.values()):
+            self.vhost._delete_queue(queue, reason="deleted")
+        self._exclusive_queues.clear()
+        try:
+            self.broker._connections.remove(self)
+        except ValueError:
+            pass
+        self.broker._signal(self)
+
+    # ----------------------------------------------------------------- callbacks
+
+    def _push(self, event: PendingEvent) -> None:
+        pending = self._pending
+        if not pending:
+            self.broker._signal(self)
+        pending.append(event)
+
+    def add_callback_threadsafe(self, callback: Callable[[], Any]) -> None:
+        """Run ``callback()`` on the next drain of this connection (as pika)."""
+        with self.broker._lock:
+            self._check_open()
+            self._push((_call_without_channel, None, callback, _NO_ARGUMENT, None))
+
+    def _drain_once(self) -> int:
+        """Run the events pending now; events they cause wait for the next drain."""
+        with self.broker._lock:
+            if not self._pending:
+                return 0
+            batch = self._pending
+            self._pending = deque()
+        count = 0
+        try:
+            while batch:
+                callback, channel, a, b, c = batch.popleft()
+                if channel is not None and channel._closed is not None:
+                    continue
+                count += 1
+                callback(channel, a, b, c)
+        finally:
+            if batch:  # a callback raised: keep what it did not get to, in order
+                with self.broker._lock:
+                    batch.extend(self._pending)
+                    self._pending = batch
+        return count
+
+    def _wait(self, timeout: float | None) -> None:
+        """Block (real time) until events are pending, the connection closes, or ``timeout``."""
+        broker = self.broker
+        with broker._lock:
+            broker.tick()
+            if self._pending or self._closed is not None:
+                return
+            broker._waiters += 1
+            try:
+                broker._condition.wait_for(
+                    lambda: bool(self._pending) or self._closed is not None, timeout
+                )
+            finally:
+                broker._waiters -= 1
+
+    def process_data_events(self, time_limit: float | None = 0) -> int:
+        """Run pending callbacks; with ``time_limit`` > 0 (or None) first wait that long for some.
+
+        Returns the number of callbacks run.
+        """
+        with self.broker._lock:
+            self.broker.tick()
+        ran = self._drain_once()
+        if ran or time_limit == 0:
+            return ran
+        deadline = None if time_limit is None else time.monotonic() + time_limit
+        while True:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return ran
+            self._wait(0.05 if remaining is None else min(remaining, 0.05))
+            ran += self._drain_once()
+            if ran or self._closed is not None:
+                return ran
+
+    def sleep(self, duration: float) -> None:
+        """Process events for ``duration`` seconds of real time (as pika)."""
+        deadline = time.monotonic() + duration
+        while (remaining := deadline - time.monotonic()) > 0 and self._closed is None:
+            self.process_data_events(time_limit=remaining)

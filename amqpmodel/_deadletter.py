@@ -1,0 +1,117 @@
+"""Building the dead-lettered copy of a message: x-death and friends (spec 4.3-4.7)."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import attrs
+
+from ._properties import Annotations, Death, Message
+
+__all__ = ["dead_letter_message", "is_cycle", "routing_keys_of"]
+
+_UTC = datetime.timezone.utc
+
+
+def _cc(headers: dict[str, Any] | None) -> list[str]:
+    if not headers:
+        return []
+    cc = headers.get("CC")
+    return [_text(key) for key in cc] if isinstance(cc, list) else []
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, (bytes, bytearray)) else str(value)
+
+
+def routing_keys_of(message: Message) -> list[str]:
+    """The routing key plus CC plus BCC, deduplicated in order (spec 1.2)."""
+    keys = [message.routing_key, *_cc(message.properties.headers)]
+    if message.annotations is not None:
+        keys.extend(message.annotations.bcc)
+    return list(dict.fromkeys(keys))
+
+
+def _timestamp(when: float) -> datetime.datetime:
+    # AMQP timestamps are whole seconds; pika decodes them to naive UTC datetimes
+    return datetime.datetime.fromtimestamp(int(when), _UTC).replace(tzinfo=None)
+
+
+def _death_table(death: Death) -> dict[str, Any]:
+    table: dict[str, Any] = {
+        "count": death.count,
+        "reason": death.reason,
+        "queue": death.queue,
+        "time": _timestamp(death.time),
+        "exchange": death.exchange,
+        "routing-keys": list(death.routing_keys),
+    }
+    if death.original_expiration is not None:
+        table["original-expiration"] = death.original_expiration
+    return table
+
+
+def dead_letter_message(
+    message: Message,
+    queue_name: str,
+    reason: str,
+    now: float,
+    dead_letter_exchange: str,
+    dead_letter_routing_key: str | None,
+) -> tuple[Message, list[str]]:
+    """The copy to publish to the dead-letter exchange and the routing keys to use."""
+    properties = message.properties
+    headers = dict(properties.headers) if properties.headers else {}
+    annotations = message.annotations or Annotations()
+    death_keys = tuple([message.routing_key, *_cc(properties.headers)])  # spec 4.4: BCC excluded
+    if dead_letter_routing_key is None:
+        keys = routing_keys_of(message)
+    else:
+        keys = [dead_letter_routing_key]
+        headers.pop("CC", None)
+    deaths = list(annotations.deaths)
+    for index, death in enumerate(deaths):
+        if death.queue == queue_name and death.reason == reason:
+            del deaths[index]
+            deaths.insert(0, attrs.evolve(death, count=death.count + 1))
+            break
+    else:
+        deaths.insert(
+            0,
+            Death(
+                queue=queue_name,
+                reason=reason,
+                count=1,
+                time=now,
+                exchange=message.exchange,
+                routing_keys=death_keys,
+                original_expiration=properties.expiration,
+            ),
+        )
+    first = annotations.first_death or (queue_name, reason, message.exchange)
+    headers["x-death"] = [_death_table(death) for death in deaths]
+    headers["x-first-death-queue"], headers["x-first-death-reason"], headers["x-first-death-exchange"] = first
+    headers["x-last-death-queue"] = queue_name
+    headers["x-last-death-reason"] = reason
+    headers["x-last-death-exchange"] = message.exchange
+    new_properties = attrs.evolve(properties, headers=headers, expiration=None)  # spec 4.6
+    new_annotations = Annotations(bcc=annotations.bcc, deaths=tuple(deaths), first_death=first)
+    routing_key = dead_letter_routing_key if dead_letter_routing_key is not None else message.routing_key
+    return (
+        Message(dead_letter_exchange, routing_key, new_properties, message.body, new_annotations),
+        keys,
+    )
+
+
+def is_cycle(target_queue: str, message: Message) -> bool:
+    """Whether dead-lettering into ``target_queue`` closes a cycle with no rejection in it (spec 4.7)."""
+    annotations = message.annotations
+    if annotations is None:
+        return False
+    for death in annotations.deaths:
+        if death.reason == "rejected":
+            return False
+        if death.queue == target_queue:
+            return True
+    return False

@@ -1,0 +1,206 @@
+"""The AMQP error hierarchy: reply codes and reply texts in RabbitMQ's format (spec 9)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "AMQPError",
+    "AccessRefused",
+    "CallbacksDidNotSettle",
+    "ChannelClosed",
+    "ChannelError",
+    "CommandInvalid",
+    "ConnectionClosed",
+    "ConnectionForced",
+    "ContentTooLarge",
+    "FrameError",
+    "FrameSyntaxError",
+    "InternalError",
+    "InvalidPath",
+    "NackError",
+    "NoConsumers",
+    "NoRoute",
+    "NotAllowed",
+    "NotFound",
+    "NotImplementedByBroker",
+    "PreconditionFailed",
+    "ResourceError",
+    "ResourceLocked",
+    "UnexpectedFrame",
+    "UnroutableError",
+]
+
+_MAX_REPLY_TEXT = 255  # spec 9.2: reply-text is a shortstr
+
+
+class AMQPError(Exception):
+    """An error RabbitMQ would report with a channel.close or connection.close.
+
+    ``reply_text`` is built as RabbitMQ builds it, ``"<NAME> - <explanation>"``
+    (spec 9.2), so a test can compare it with what a real broker says.
+    ``class_id``/``method_id`` name the AMQP method that failed; the channel
+    fills them in when the error leaves one of its methods.
+    """
+
+    reply_code: ClassVar[int] = 541
+    reply_name: ClassVar[str] = "INTERNAL_ERROR"
+    is_connection_error: ClassVar[bool] = True
+
+    def __init__(self, explanation: str = "", class_id: int = 0, method_id: int = 0) -> None:
+        self.explanation = explanation
+        text = f"{self.reply_name} - {explanation}" if explanation else self.reply_name
+        encoded = text.encode("utf-8")
+        if len(encoded) > _MAX_REPLY_TEXT:
+            text = encoded[:_MAX_REPLY_TEXT].decode("utf-8", "ignore")
+        self.reply_text = text
+        self.class_id = class_id
+        self.method_id = method_id
+        super().__init__(self.reply_code, text)
+
+    def __str__(self) -> str:
+        return f"({self.reply_code}) {self.reply_text}"
+
+
+class _ChannelLevel(AMQPError):
+    is_connection_error = False
+
+
+class ContentTooLarge(_ChannelLevel):
+    reply_code = 311
+    reply_name = "CONTENT_TOO_LARGE"
+
+
+class NoRoute(_ChannelLevel):
+    reply_code = 312
+    reply_name = "NO_ROUTE"
+
+
+class NoConsumers(_ChannelLevel):
+    reply_code = 313
+    reply_name = "NO_CONSUMERS"
+
+
+class AccessRefused(_ChannelLevel):
+    reply_code = 403
+    reply_name = "ACCESS_REFUSED"
+
+
+class NotFound(_ChannelLevel):
+    reply_code = 404
+    reply_name = "NOT_FOUND"
+
+
+class ResourceLocked(_ChannelLevel):
+    reply_code = 405
+    reply_name = "RESOURCE_LOCKED"
+
+
+class PreconditionFailed(_ChannelLevel):
+    reply_code = 406
+    reply_name = "PRECONDITION_FAILED"
+
+
+class ConnectionForced(AMQPError):
+    reply_code = 320
+    reply_name = "CONNECTION_FORCED"
+
+
+class InvalidPath(AMQPError):
+    reply_code = 402
+    reply_name = "INVALID_PATH"
+
+
+class FrameError(AMQPError):
+    reply_code = 501
+    reply_name = "FRAME_ERROR"
+
+
+class FrameSyntaxError(AMQPError, TypeError):
+    """502: a value that cannot be encoded in an AMQP frame.
+
+    In process this is what a wrong argument type, a name over 255 bytes or a
+    malformed field table becomes; it is also a ``TypeError`` so that ordinary
+    Python code catching type errors still sees it.
+    """
+
+    reply_code = 502
+    reply_name = "SYNTAX_ERROR"
+
+
+class CommandInvalid(AMQPError):
+    reply_code = 503
+    reply_name = "COMMAND_INVALID"
+
+
+class ChannelError(AMQPError):
+    reply_code = 504
+    reply_name = "CHANNEL_ERROR"
+
+
+class UnexpectedFrame(AMQPError):
+    reply_code = 505
+    reply_name = "UNEXPECTED_FRAME"
+
+
+class ResourceError(AMQPError):
+    reply_code = 506
+    reply_name = "RESOURCE_ERROR"
+
+
+class NotAllowed(AMQPError):
+    reply_code = 530
+    reply_name = "NOT_ALLOWED"
+
+
+class NotImplementedByBroker(AMQPError):
+    reply_code = 540
+    reply_name = "NOT_IMPLEMENTED"
+
+
+class InternalError(AMQPError):
+    reply_code = 541
+    reply_name = "INTERNAL_ERROR"
+
+
+class _Closed(Exception):
+    """Base of the "already closed" errors; carries the reason of the close."""
+
+    def __init__(self, reply_code: int, reply_text: str) -> None:
+        self.reply_code = reply_code
+        self.reply_text = reply_text
+        super().__init__(reply_code, reply_text)
+
+    def __str__(self) -> str:
+        return f"({self.reply_code}) {self.reply_text}"
+
+
+class ChannelClosed(_Closed):
+    """Raised by any call on a channel that is already closed (spec 9.3)."""
+
+
+class ConnectionClosed(_Closed):
+    """Raised by any call on a connection that is already closed."""
+
+
+class UnroutableError(Exception):
+    """A mandatory message published on a confirming channel was returned (as pika)."""
+
+    def __init__(self, messages: list[Any]) -> None:
+        self.messages = messages
+        super().__init__(f"{len(messages)} unroutable message(s) returned")
+
+
+class NackError(Exception):
+    """A message published on a confirming channel was nacked (as pika)."""
+
+    def __init__(self, messages: list[Any]) -> None:
+        self.messages = messages
+        super().__init__(f"{len(messages)} message(s) nacked by the broker")
+
+
+class CallbacksDidNotSettle(RuntimeError):
+    """``Broker.run_until_idle`` ran its bound of rounds and callbacks were still pending.
+
+    Usually a callback that republishes what it consumes, forever.
+    """

@@ -1,0 +1,338 @@
+"""Exchanges, bindings and the exchange types (direct, fanout, topic, headers, custom).
+
+An exchange type only answers "which destinations do these routing keys and
+headers reach through my bindings?"; following exchange-to-exchange bindings
+and alternate exchanges is the virtual host's job (spec 1.21-1.24).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, Union
+
+import attrs
+
+from ._errors import PreconditionFailed
+from ._topic import TopicTrie
+
+if TYPE_CHECKING:
+    from ._queue import Queue
+
+__all__ = [
+    "Binding",
+    "Exchange",
+    "ExchangeType",
+    "freeze_arguments",
+    "register_exchange_type",
+]
+
+Destination = Union["Queue", "Exchange"]
+
+
+def freeze_arguments(value: Any) -> Hashable:
+    """A hashable image of an AMQP field value, type included (binding identity, spec 1.22)."""
+    if isinstance(value, dict):
+        return ("table", tuple(sorted((k, freeze_arguments(v)) for k, v in value.items())))
+    if isinstance(value, (list, tuple)):
+        return ("array", tuple(freeze_arguments(v) for v in value))
+    return (type(value).__name__, value)
+
+
+@attrs.frozen(slots=True)
+class Binding:
+    """A binding as ``rabbitmqctl list_bindings`` shows it."""
+
+    source: str
+    destination: str
+    destination_type: str  # "queue" or "exchange"
+    routing_key: str
+    arguments: dict[str, Any] = attrs.field(factory=dict, eq=False, hash=False)
+
+
+class ExchangeType(Protocol):
+    """What an exchange type implements; register new ones with ``register_exchange_type``."""
+
+    def validate_binding(self, routing_key: str, arguments: dict[str, Any]) -> None: ...
+
+    def bind(self, destination: Destination, routing_key: str, arguments: dict[str, Any]) -> None: ...
+
+    def unbind(self, destination: Destination, routing_key: str, arguments: dict[str, Any]) -> None: ...
+
+    def route(
+        self, routing_keys: Sequence[str], headers: dict[str, Any] | None
+    ) -> Iterable[Destination]: ...
+
+
+def _add(counts: dict[Destination, int], destination: Destination) -> None:
+    counts[destination] = counts.get(destination, 0) + 1
+
+
+def _remove(counts: dict[Destination, int], destination: Destination) -> None:
+    count = counts.get(destination, 0)
+    if count > 1:
+        counts[destination] = count - 1
+    elif count == 1:
+        del counts[destination]
+
+
+class DirectExchangeType:
+    """Exact, case-sensitive match of binding key to each routing key (spec 1.12)."""
+
+    __slots__ = ("_by_key",)
+
+    def __init__(self) -> None:
+        self._by_key: dict[str, dict[Destination, int]] = {}
+
+    def validate_binding(self, routing_key: str, arguments: dict[str, Any]) -> None:
+        pass
+
+    def bind(self, destination: Destination, routing_key: str, arguments: dict[str, Any]) -> None:
+        _add(self._by_key.setdefault(routing_key, {}), destination)
+
+    def unbind(self, destination: Destination, routing_key: str, arguments: dict[str, Any]) -> None:
+        counts = self._by_key.get(routing_key)
+        if counts is not None:
+            _remove(counts, destination)
+            if not counts:
+                del self._by_key[routing_key]
+
+    def route(
+        self, routing_keys: Sequence[str], headers: dict[str, Any] | None
+    ) -> Iterable[Destination]:
+        if len(routing_keys) == 1:
+            return self._by_key.get(routing_keys[0], ())
+        found: dict[Destination, None] = {}
+        for key in routing_keys:
+            found.update(dict.fromkeys(self._by_key.get(key, ())))
+        return found
+
+
+class FanoutExchangeType:
+    """Every bound destination; keys ignored (spec 1.12)."""
+
+    __slots__ = ("_destinations",)
+
+    def __init__(self) -> None:
+        self._destinations: dict[Destination, int] = {}
+
+    def validate_binding(self, routing_key: str, arguments: dict[str, Any]) -> None:
+        pass
+
+    def bind(self, destination: Destination, routing_key: str, arguments: dict[str, Any]) -> None:
+        _add(self._destinations, destination)
+
+    def unbind(self, destination: Destination, routing_key: str, arguments: dict[str, Any]) -> None:
+        _remove(self._destinations, destination)
+
+    def route(
+        self, routing_keys: Sequence[str], headers: dict[str, Any] | None
+    ) -> Iterable[Destination]:
+        return self._destinations
+
+
+class TopicExchangeType:
+    """Dot-separated words with ``*`` and ``#`` wildcards, matched by a trie (spec 1.13-1.15)."""
+
+    __slots__ = ("_trie",)
+
+    def __init__(self) -> None:
+        self._trie: TopicTrie[Destination] = TopicTrie()
+
+    def validate_binding(self, routing_key: str, arguments: dict[str, Any]) -> None:
+        pass
+
+    def bind(self, destination: Destination, routing_key: str, arguments: dict[str, Any]) -> None:
+        self._trie.add(routing_key, destination)
+
+    def unbind(self, destination: Destination, routing_key: str, arguments: dict[str, Any]) -> None:
+        self._trie.remove(routing_key, destination)
+
+    def route(
+        self, routing_keys: Sequence[str], headers: dict[str, Any] | None
+    ) -> Iterable[Destination]:
+        if len(routing_keys) == 1:
+            return self._trie.match(routing_keys[0])
+        found: dict[Destination, None] = {}
+        for key in routing_keys:
+            found.update(dict.fromkeys(self._trie.match(key)))
+        return found
+
+
+_X_MATCH_VALUES = ("all", "any", "all-with-x", "any-with-x")
+_VOID = object()
+
+
+def _as_text(value: Any) -> Any:
+    return value.decode("utf-8", "replace") if isinstance(value, (bytes, bytearray)) else value
+
+
+def _field_equal(a: Any, b: Any) -> bool:
+    """AMQP field equality with the type tag ignored among integers (spec 1.19)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, int) and isinstance(b, int):
+        return a == b
+    if isinstance(a, float) or isinstance(b, float):
+        return type(a) is type(b) and a == b
+    a, b = _as_text(a), _as_text(b)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_field_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_field_equal(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and bool(a == b)
+
+
+class _HeadersBinding:
+    __slots__ = ("destination", "match_any", "pairs")
+
+    def __init__(self, destination: Destination, arguments: dict[str, Any]) -> None:
+        mode = _as_text(arguments.get("x-match", "all"))
+        self.destination = destination
+        self.match_any = mode.startswith("any")
+        keep_x = mode.endswith("-with-x")
+        self.pairs = [
+            (key, value)
+            for key, value in arguments.items()
+            if key != "x-match" and (keep_x or not key.startswith("x-"))
+        ]
+
+    def matches(self, headers: dict[str, Any] | None) -> bool:
+        headers = headers or {}
+        if self.match_any:
+            return any(self._pair_matches(k, v, headers) for k, v in self.pairs)
+        return all(self._pair_matches(k, v, headers) for k, v in self.pairs)
+
+    @staticmethod
+    def _pair_matches(key: str, value: Any, headers: dict[str, Any]) -> bool:
+        if key not in headers:
+            return False
+        # a void binding value only asks for the key to be present (spec 1.19)
+        return value is None or _field_equal(headers[key], value)
+
+
+class HeadersExchangeType:
+    """Match message headers against binding arguments with ``x-match`` (spec 1.17-1.20)."""
+
+    __slots__ = ("_bindings",)
+
+    def __init__(self) -> None:
+        self._bindings: list[tuple[Hashable, _HeadersBinding]] = []
+
+    def validate_binding(self, routing_key: str, arguments: dict[str, Any]) -> None:
+        if "x-match" not in arguments:
+            return
+        value = arguments["x-match"]
+        if not isinstance(value, (str, bytes)):
+            raise PreconditionFailed(
+                f"Invalid x-match field type {type(value).__name__} (value {value!r}); expected longstr"
+            )
+        if _as_text(value) not in _X_MATCH_VALUES:
+            raise PreconditionFailed(
+                f"Invalid x-match field value {_as_text(value)!r}; "
+                "expected all, any, all-with-x, or any-with-x"
+            )
+
+    def bind(self, destination: Destination, routing_key: str, arguments: dict[str, Any]) -> None:
+        self._bindings.append(
+            (_binding_identity(destination, routing_key, arguments), _HeadersBinding(destination, arguments))
+        )
+
+    def unbind(self, destination: Destination, routing_key: str, arguments: dict[str, Any]) -> None:
+        identity = _binding_identity(destination, routing_key, arguments)
+        for i, (existing, _) in enumerate(self._bindings):
+            if existing == identity:
+                del self._bindings[i]
+                return
+
+    def route(
+        self, routing_keys: Sequence[str], headers: dict[str, Any] | None
+    ) -> Iterable[Destination]:
+        found: dict[Destination, None] = {}
+        for _, binding in self._bindings:
+            if binding.matches(headers):
+                found[binding.destination] = None
+        return found
+
+
+def _binding_identity(destination: Destination, routing_key: str, arguments: dict[str, Any]) -> Hashable:
+    return (id(destination), routing_key, freeze_arguments(arguments))
+
+
+ExchangeTypeFactory = Callable[[], ExchangeType]
+
+_EXCHANGE_TYPES: dict[str, ExchangeTypeFactory] = {
+    "direct": DirectExchangeType,
+    "fanout": FanoutExchangeType,
+    "topic": TopicExchangeType,
+    "headers": HeadersExchangeType,
+}
+
+
+def register_exchange_type(name: str, factory: ExchangeTypeFactory) -> None:
+    """Make ``exchange_declare(exchange_type=name)`` create exchanges routed by ``factory()``."""
+    _EXCHANGE_TYPES[name] = factory
+
+
+def exchange_type_factory(name: str) -> ExchangeTypeFactory | None:
+    return _EXCHANGE_TYPES.get(name)
+
+
+class Exchange:
+    """An exchange of a virtual host, with the bindings whose source it is."""
+
+    __slots__ = (
+        "alternate_exchange",
+        "arguments",
+        "auto_delete",
+        "durable",
+        "internal",
+        "name",
+        "type",
+        "vhost_name",
+        "_bindings_in",
+        "_bindings_out",
+        "_router",
+        "__weakref__",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        type: str,
+        *,
+        durable: bool = False,
+        auto_delete: bool = False,
+        internal: bool = False,
+        arguments: dict[str, Any] | None = None,
+        vhost_name: str = "/",
+    ) -> None:
+        factory = _EXCHANGE_TYPES[type]
+        self.name = name
+        self.type = type
+        self.durable = durable
+        self.auto_delete = auto_delete
+        self.internal = internal
+        self.arguments: dict[str, Any] = dict(arguments or {})
+        alternate = self.arguments.get("alternate-exchange")
+        self.alternate_exchange: str | None = _as_text(alternate) if isinstance(alternate, (str, bytes)) else None
+        self.vhost_name = vhost_name
+        self._router: ExchangeType = factory()
+        # identity -> Binding, for bindings where this exchange is the source / destination
+        self._bindings_out: dict[Hashable, Binding] = {}
+        self._bindings_in: dict[Hashable, Binding] = {}
+
+    @property
+    def bindings(self) -> list[Binding]:
+        """Bindings whose source is this exchange, in creation order."""
+        return list(self._bindings_out.values())
+
+    def route(self, routing_keys: Sequence[str], headers: dict[str, Any] | None) -> Iterable[Destination]:
+        return self._router.route(routing_keys, headers)
+
+    def __repr__(self) -> str:
+        return f"<Exchange {self.name!r} type={self.type} bindings={len(self._bindings_out)}>"
+
+    def _repr_html_(self) -> str:
+        from ._inspect import exchange_html
+
+        return exchange_html(self)

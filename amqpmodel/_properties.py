@@ -1,0 +1,187 @@
+"""Messages and their 14 basic properties, and the checks on AMQP field tables."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+from typing import Any
+
+import attrs
+
+from ._errors import FrameSyntaxError
+
+__all__ = ["Annotations", "BasicProperties", "Death", "Message", "check_field_table", "to_properties"]
+
+_PROPERTY_NAMES = (
+    "content_type",
+    "content_encoding",
+    "headers",
+    "delivery_mode",
+    "priority",
+    "correlation_id",
+    "reply_to",
+    "expiration",
+    "message_id",
+    "timestamp",
+    "type",
+    "user_id",
+    "app_id",
+    "cluster_id",
+)
+
+
+@attrs.frozen(slots=True)
+class BasicProperties:
+    """The AMQP 0-9-1 basic content properties, as pika names them.
+
+    ``headers`` is a plain dict of AMQP field values. A published message's
+    properties are shared by every queue it is routed to, so treat received
+    properties as read-only.
+    """
+
+    content_type: str | None = None
+    content_encoding: str | None = None
+    headers: dict[str, Any] | None = None
+    delivery_mode: int | None = None
+    priority: int | None = None
+    correlation_id: str | None = None
+    reply_to: str | None = None
+    expiration: str | None = None
+    message_id: str | None = None
+    timestamp: int | datetime.datetime | None = None
+    type: str | None = None
+    user_id: str | None = None
+    app_id: str | None = None
+    cluster_id: str | None = None
+
+
+EMPTY_PROPERTIES = BasicProperties()
+
+
+@attrs.frozen(slots=True)
+class Death:
+    """One entry of a message's death history: a (queue, reason) pair (spec 4.4)."""
+
+    queue: str
+    reason: str
+    count: int
+    time: float
+    exchange: str
+    routing_keys: tuple[str, ...]
+    original_expiration: str | None = None
+
+
+@attrs.frozen(slots=True)
+class Annotations:
+    """What the broker knows of a message beyond its properties.
+
+    ``bcc`` keeps the BCC routing keys stripped from the headers at publish
+    (needed again to dead-letter, spec 4.3); ``deaths`` is the death history,
+    most recent first, kept here rather than read back from headers so that a
+    client-set ``x-death`` is ignored (spec 0.3); ``first_death`` is (queue,
+    reason, exchange) of the first dead-lettering (spec 4.5).
+    """
+
+    bcc: tuple[str, ...] = ()
+    deaths: tuple[Death, ...] = ()
+    first_death: tuple[str, str, str] | None = None
+
+
+@attrs.frozen(slots=True)
+class Message:
+    """A published message as a queue holds it.
+
+    One ``Message`` is shared by every queue a publish reaches: the body is
+    never copied (DESIGN.md, performance budget).
+    """
+
+    exchange: str
+    routing_key: str
+    properties: BasicProperties
+    body: bytes
+    annotations: Annotations | None = None
+
+
+_SHORT_STRING_PROPERTIES = frozenset(
+    {
+        "content_type",
+        "content_encoding",
+        "correlation_id",
+        "reply_to",
+        "expiration",
+        "message_id",
+        "type",
+        "user_id",
+        "app_id",
+        "cluster_id",
+    }
+)
+
+
+def to_properties(properties: Any) -> BasicProperties:
+    """Validate ``properties`` (ours, pika's, or any object with those attributes).
+
+    Headers are copied (after validation) so that a publisher mutating its dict
+    afterwards cannot change a queued message, as encoding on the wire would
+    guarantee.
+    """
+    if properties is None:
+        return EMPTY_PROPERTIES
+    values: dict[str, Any] = {}
+    for name in _PROPERTY_NAMES:
+        value = getattr(properties, name, None)
+        if value is None:
+            continue
+        if name in _SHORT_STRING_PROPERTIES:
+            if not isinstance(value, str):
+                raise FrameSyntaxError(f"property {name} must be a string, got {type(value).__name__}")
+            if len(value.encode("utf-8")) > 255:
+                raise FrameSyntaxError(f"property {name} is longer than 255 bytes")
+        elif name == "headers":
+            value = check_field_table(value, "headers")
+        elif name in ("delivery_mode", "priority"):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 255:
+                raise FrameSyntaxError(f"property {name} must be an octet (0..255), got {value!r}")
+            value = int(value)
+        elif name == "timestamp":
+            if isinstance(value, bool) or not isinstance(value, (int, datetime.datetime)):
+                raise FrameSyntaxError(f"property timestamp must be an int or datetime, got {value!r}")
+        values[name] = value
+    if not values:
+        return EMPTY_PROPERTIES
+    return BasicProperties(**values)
+
+
+_INT_MIN = -(2**63)
+_INT_MAX = 2**64 - 1
+
+
+def check_field_value(value: Any, where: str) -> Any:
+    """Return ``value`` (tables and arrays copied) if it is an AMQP field value."""
+    if value is None or isinstance(value, (str, bool, float, decimal.Decimal, datetime.datetime)):
+        return value
+    if isinstance(value, int):
+        if not _INT_MIN <= value <= _INT_MAX:
+            raise FrameSyntaxError(f"integer {value} in {where} does not fit in 64 bits")
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, dict):
+        return check_field_table(value, where)
+    if isinstance(value, (list, tuple)):
+        return [check_field_value(item, where) for item in value]
+    raise FrameSyntaxError(f"{type(value).__name__} value in {where} is not an AMQP field value")
+
+
+def check_field_table(table: Any, where: str) -> dict[str, Any]:
+    """Validate a field table (string keys up to 255 bytes, AMQP values)."""
+    if not isinstance(table, dict):
+        raise FrameSyntaxError(f"{where} must be a field table (dict), got {type(table).__name__}")
+    checked: dict[str, Any] = {}
+    for key, value in table.items():
+        if not isinstance(key, str):
+            raise FrameSyntaxError(f"{where} has a non-string key {key!r}")
+        if len(key.encode("utf-8")) > 255:
+            raise FrameSyntaxError(f"{where} has a key longer than 255 bytes")
+        checked[key] = check_field_value(value, where)
+    return checked

@@ -1,0 +1,487 @@
+"""Queues: ready messages, TTL at the head, length limits, consumers and dispatch, expiry, counters.
+
+A queue never calls user code: delivering a message means assigning it a
+delivery tag on the consumer's channel and appending it to that connection's
+pending events (DESIGN.md, "How a message flows").
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ._arguments import QueueArguments
+from ._properties import Message
+from ._ready import Entry, Fifo, PriorityFifo
+
+if TYPE_CHECKING:
+    from ._channel import Channel
+    from ._connection import Connection
+    from ._vhost import VirtualHost
+
+__all__ = ["Consumer", "Queue", "QueueStats"]
+
+
+@attrs.define(slots=True)
+class QueueStats:
+    """Where every message routed to a queue went.
+
+    Identity (checked by ``Queue._check``): ``enqueued == acked + ready +
+    unacked + dead_lettered + sum(dropped.values())``. Drop reasons: "expired",
+    "maxlen", "rejected", "purged", "overflow", "deleted", "expired_queue".
+    """
+
+    enqueued: int = 0
+    delivered: int = 0
+    acked: int = 0
+    dead_lettered: int = 0
+    dropped: Counter[str] = attrs.field(factory=Counter)
+
+
+class Consumer:
+    """A basic.consume subscription on one queue from one channel."""
+
+    __slots__ = (
+        "auto_ack",
+        "callback",
+        "channel",
+        "exclusive",
+        "on_cancel",
+        "prefetch",
+        "priority",
+        "queue",
+        "registered",
+        "tag",
+        "unacked",
+    )
+
+    def __init__(
+        self,
+        tag: str,
+        channel: Channel,
+        queue: Queue,
+        callback: Callable[..., Any],
+        *,
+        auto_ack: bool,
+        exclusive: bool,
+        priority: int,
+        prefetch: int,
+        on_cancel: Callable[..., Any] | None,
+        registered: int,
+    ) -> None:
+        self.tag = tag
+        self.channel = channel
+        self.queue = queue
+        self.callback = callback
+        self.auto_ack = auto_ack
+        self.exclusive = exclusive
+        self.priority = priority
+        self.prefetch = prefetch
+        self.on_cancel = on_cancel
+        self.registered = registered
+        self.unacked = 0
+
+    def has_room(self) -> bool:
+        if self.auto_ack:
+            return True  # spec 7.5: no_ack consumers ignore prefetch
+        if self.prefetch and self.unacked >= self.prefetch:
+            return False
+        channel = self.channel
+        return not channel._global_prefetch or channel._global_unacked < channel._global_prefetch
+
+    def __repr__(self) -> str:
+        return f"<Consumer {self.tag!r} on {self.queue.name!r} unacked={self.unacked}>"
+
+
+class Queue:
+    """A classic queue of a virtual host."""
+
+    __slots__ = (
+        "arguments",
+        "auto_delete",
+        "durable",
+        "name",
+        "owner",
+        "stats",
+        "vhost_name",
+        "_args",
+        "_bindings_in",
+        "_consumers",
+        "_deleted",
+        "_ever_consumed",
+        "_expires_at",
+        "_expiry_timer",
+        "_may_expire",
+        "_ready",
+        "_ready_bytes",
+        "_registered",
+        "_ttl_timer",
+        "_unacked",
+        "_vhost",
+        "__weakref__",
+    )
+
+    def __init__(
+        self,
+        vhost: VirtualHost,
+        name: str,
+        *,
+        durable: bool,
+        auto_delete: bool,
+        owner: Connection | None,
+        arguments: dict[str, Any],
+        parsed: QueueArguments,
+    ) -> None:
+        self._vhost = vhost
+        self.vhost_name = vhost.name
+        self.name = name
+        self.durable = durable
+        self.auto_delete = auto_delete
+        self.owner = owner  # the connection of an exclusive queue (spec 2.5)
+        self.arguments = arguments
+        self._args = parsed
+        self._ready: Fifo | PriorityFifo = (
+            PriorityFifo(parsed.max_priority) if parsed.max_priority is not None else Fifo()
+        )
+        self._ready_bytes = 0
+        self._unacked = 0
+        self._consumers: list[Consumer] = []  # highest x-priority first, then registration order
+        self._registered = 0
+        self._ever_consumed = False
+        self._deleted = False
+        self._may_expire = False
+        self._ttl_timer: float | None = None  # deadline of the armed head-expiry timer
+        self._expires_at: float | None = None
+        self._expiry_timer: float | None = None
+        self._bindings_in: dict[Any, Any] = {}
+        self.stats = QueueStats()
+
+    # ----------------------------------------------------------------- inspection
+
+    @property
+    def exclusive(self) -> bool:
+        return self.owner is not None
+
+    @property
+    def messages_ready(self) -> int:
+        return len(self._ready)
+
+    @property
+    def messages_unacknowledged(self) -> int:
+        return self._unacked
+
+    @property
+    def messages(self) -> int:
+        return len(self._ready) + self._unacked
+
+    @property
+    def message_bytes_ready(self) -> int:
+        return self._ready_bytes
+
+    @property
+    def consumer_count(self) -> int:
+        return len(self._consumers)
+
+    @property
+    def consumers(self) -> list[Consumer]:
+        return list(self._consumers)
+
+    @property
+    def single_active_consumer(self) -> Consumer | None:
+        """The consumer that receives messages when x-single-active-consumer is set."""
+        if self._args.single_active_consumer and self._consumers:
+            return self._active_consumer()
+        return None
+
+    @property
+    def is_deleted(self) -> bool:
+        return self._deleted
+
+    def peek(self) -> list[Message]:
+        """Ready messages in the order they would be delivered; changes nothing."""
+        return [entry.message for entry in self._ready]
+
+    def __repr__(self) -> str:
+        return (
+            f"<Queue {self.name!r} ready={self.messages_ready} "
+            f"unacked={self._unacked} consumers={len(self._consumers)}>"
+        )
+
+    def _repr_html_(self) -> str:
+        from ._inspect import queue_html
+
+        return queue_html(self)
+
+    def _check(self) -> None:
+        """Assert the queue's invariants (used by property-based tests)."""
+        entries = list(self._ready)
+        assert len(entries) == len(self._ready), "ready count disagrees with ready entries"
+        assert sum(len(e.message.body) for e in entries) == self._ready_bytes, "ready bytes disagree"
+        unacked = sum(
+            1
+            for channel in self._vhost._channels()
+            for record in channel._unacked.values()
+            if record[1] is self
+        )
+        assert unacked == self._unacked, f"unacked {self._unacked} but channels hold {unacked}"
+        stats = self.stats
+        total = stats.acked + len(self._ready) + self._unacked + stats.dead_lettered + sum(stats.dropped.values())
+        assert stats.enqueued == total, f"accounting: enqueued {stats.enqueued} != {total} ({stats})"
+        for consumer in self._consumers:
+            if consumer.prefetch and not consumer.auto_ack:
+                assert consumer.unacked <= consumer.prefetch, "consumer over its prefetch"
+
+    # ----------------------------------------------------------------- publishing
+
+    def _would_overflow(self, size: int) -> bool:
+        args = self._args
+        return (args.max_length is not None and len(self._ready) + 1 > args.max_length) or (
+            args.max_length_bytes is not None and self._ready_bytes + size > args.max_length_bytes
+        )
+
+    def _publish(self, message: Message, ttl_ms: int | None, now: float) -> bool:
+        """Take a routed message; False when reject-publish refused it (spec 5.3)."""
+        stats = self.stats
+        stats.enqueued += 1
+        args = self._args
+        if args.overflow != "drop-head" and self._would_overflow(len(message.body)):
+            if args.overflow == "reject-publish-dlx":
+                self._dead_letter(message, "maxlen", now)
+            else:
+                stats.dropped["overflow"] += 1
+            return False
+        if args.message_ttl is not None and (ttl_ms is None or args.message_ttl < ttl_ms):
+            ttl_ms = args.message_ttl  # spec 3.1: the lower TTL wins
+        entry = Entry(message, self._vhost._next_seq(), None if ttl_ms is None else now + ttl_ms / 1000)
+        ready = self._ready
+        if not ready and self._consumers:
+            consumer = self._next_consumer()
+            if consumer is not None:
+                # spec 5.2, 3.4: a free consumer takes it without enqueueing
+                consumer.channel._deliver(consumer, self, entry)
+                return True
+        ready.push(entry)
+        self._ready_bytes += len(message.body)
+        if entry.deadline is not None:
+            self._may_expire = True
+        if args.max_length is not None or args.max_length_bytes is not None:
+            self._drop_head_over_limit(now)
+        if self._may_expire:
+            self._expire_head(now)
+        if self._consumers and ready:
+            self._dispatch()
+        return True
+
+    def _drop_head_over_limit(self, now: float) -> None:
+        args = self._args
+        ready = self._ready
+        max_length = args.max_length
+        max_bytes = args.max_length_bytes
+        while ready and (
+            (max_length is not None and len(ready) > max_length)
+            or (max_bytes is not None and self._ready_bytes > max_bytes)
+        ):
+            entry = ready.pop()
+            self._ready_bytes -= len(entry.message.body)
+            self._dead_letter_or_drop(entry, "maxlen", now)
+
+    # ----------------------------------------------------------------- expiry (spec 3)
+
+    def _expire_head(self, now: float) -> None:
+        """Drop (or dead-letter) expired messages at the head only (spec 3.3)."""
+        ready = self._ready
+        while True:
+            head = ready.head()
+            if head is None:
+                self._may_expire = False
+                return
+            deadline = head.deadline
+            if deadline is None or deadline > now:
+                break
+            ready.pop()
+            self._ready_bytes -= len(head.message.body)
+            self._dead_letter_or_drop(head, "expired", deadline)
+        if deadline is not None and (self._ttl_timer is None or deadline < self._ttl_timer):
+            self._ttl_timer = deadline
+            self._vhost._timers.schedule(deadline, self._on_ttl_timer)
+
+    def _on_ttl_timer(self, deadline: float, now: float) -> None:
+        if self._ttl_timer == deadline:
+            self._ttl_timer = None
+        if not self._deleted:
+            self._expire_head(now)
+            if self._consumers and self._ready:
+                self._dispatch()
+
+    # ----------------------------------------------------------------- dead-lettering (spec 4)
+
+    def _dead_letter_or_drop(self, entry: Entry, reason: str, now: float) -> None:
+        if self._args.dead_letter_exchange is None:
+            self.stats.dropped[reason] += 1
+        else:
+            self._dead_letter(entry.message, reason, now)
+
+    def _dead_letter(self, message: Message, reason: str, now: float) -> None:
+        if self._args.dead_letter_exchange is None:
+            self.stats.dropped[reason] += 1
+            return
+        self.stats.dead_lettered += 1
+        self._vhost._dead_letter(self, message, reason, now)
+
+    # ----------------------------------------------------------------- consumers and dispatch
+
+    def _active_consumer(self) -> Consumer:
+        # spec 7.6: the first registered is active; on failover the highest
+        # x-priority, earliest registered, which is the head of the ordering
+        return self._consumers[0]
+
+    def _next_consumer(self) -> Consumer | None:
+        consumers = self._consumers
+        if self._args.single_active_consumer:
+            active = consumers[0]
+            return active if active.has_room() else None
+        if len(consumers) == 1:
+            only = consumers[0]
+            return only if only.has_room() else None
+        # spec 7.4: round-robin among the highest-priority consumers with room
+        for index, consumer in enumerate(consumers):
+            if consumer.has_room():
+                self._rotate(index)
+                return consumer
+        return None
+
+    def _rotate(self, index: int) -> None:
+        """Move the consumer at ``index`` behind the others of its priority."""
+        consumers = self._consumers
+        consumer = consumers[index]
+        end = index + 1
+        while end < len(consumers) and consumers[end].priority == consumer.priority:
+            end += 1
+        if end - 1 != index:
+            del consumers[index]
+            consumers.insert(end - 1, consumer)
+
+    def _dispatch(self) -> None:
+        """Assign ready messages to consumers with room, head first."""
+        ready = self._ready
+        now = self._vhost._now() if self._may_expire else 0.0
+        while ready:
+            if self._may_expire:
+                self._expire_head(now)
+                if not ready:
+                    break
+            consumer = self._next_consumer()
+            if consumer is None:
+                return
+            entry = ready.pop()
+            self._ready_bytes -= len(entry.message.body)
+            consumer.channel._deliver(consumer, self, entry)
+
+    def _add_consumer(self, consumer: Consumer) -> None:
+        consumers = self._consumers
+        index = len(consumers)
+        while index > 0 and consumers[index - 1].priority < consumer.priority:
+            index -= 1
+        if self._args.single_active_consumer and consumers:
+            index = max(index, 1)  # never displace the active consumer (spec 7.6)
+        consumers.insert(index, consumer)
+        self._ever_consumed = True
+        self._expires_at = None  # spec 2.9: a queue with consumers is in use
+        if self._ready:
+            self._dispatch()
+
+    def _remove_consumer(self, consumer: Consumer) -> None:
+        try:
+            self._consumers.remove(consumer)
+        except ValueError:
+            return
+        if not self._consumers:
+            self._touch()  # spec 2.9: the last consumer leaving restarts x-expires
+            if self.auto_delete and self._ever_consumed:
+                self._vhost._delete_queue(self, reason="deleted")  # spec 2.8
+                return
+        elif self._ready:
+            self._dispatch()
+
+    # ----------------------------------------------------------------- settling deliveries
+
+    def _settled(self, entry: Entry, consumer: Consumer | None) -> None:
+        """An unacked message was acked."""
+        self._unacked -= 1
+        self.stats.acked += 1
+        if consumer is not None:
+            consumer.unacked -= 1
+
+    def _requeue(self, entry: Entry, now: float) -> None:
+        """Put an unacked message back at its original position (spec 2.12)."""
+        self._unacked -= 1
+        if self._deleted:
+            self.stats.dropped["deleted"] += 1
+            return
+        entry.redelivered = True
+        self._ready.requeue(entry)
+        self._ready_bytes += len(entry.message.body)
+        if entry.deadline is not None:
+            self._may_expire = True
+        if self._args.overflow == "drop-head" and (
+            self._args.max_length is not None or self._args.max_length_bytes is not None
+        ):
+            self._drop_head_over_limit(now)  # spec 5.5
+        if self._may_expire:
+            self._expire_head(now)
+
+    def _reject(self, entry: Entry, now: float) -> None:
+        """An unacked message was rejected without requeue: dead-letter "rejected" (spec 4.1)."""
+        self._unacked -= 1
+        if self._deleted:
+            self.stats.dropped["deleted"] += 1
+            return
+        self._dead_letter_or_drop(entry, "rejected", now)
+
+    # ----------------------------------------------------------------- basic.get, purge, expiry
+
+    def _get(self, now: float) -> Entry | None:
+        self._touch()
+        ready = self._ready
+        if self._may_expire:
+            self._expire_head(now)
+        if not ready:
+            return None
+        entry = ready.pop()
+        self._ready_bytes -= len(entry.message.body)
+        if self._may_expire:
+            self._expire_head(now)
+        return entry
+
+    def _purge(self) -> int:
+        count = len(self._ready)
+        self._ready.clear()
+        self._ready_bytes = 0
+        self._may_expire = False
+        if count:
+            self.stats.dropped["purged"] += count
+        return count
+
+    def _touch(self) -> None:
+        """Restart the x-expires timer (spec 2.9) when the queue has no consumers."""
+        expires = self._args.expires
+        if expires is None or self._consumers or self._deleted:
+            return
+        now = self._vhost._now()
+        self._expires_at = now + expires / 1000
+        if self._expiry_timer is None:
+            self._expiry_timer = self._expires_at
+            self._vhost._timers.schedule(self._expires_at, self._on_expiry_timer)
+
+    def _on_expiry_timer(self, deadline: float, now: float) -> None:
+        self._expiry_timer = None
+        if self._deleted or self._expires_at is None:
+            return
+        if self._expires_at <= now:
+            self._vhost._delete_queue(self, reason="expired_queue")
+        else:
+            self._expiry_timer = self._expires_at
+            self._vhost._timers.schedule(self._expires_at, self._on_expiry_timer)

@@ -1,0 +1,141 @@
+"""The ready-message stores of a queue: FIFO with requeue to original position, and per-priority FIFOs.
+
+Invariant that makes requeue O(log n) instead of an insertion into the
+middle of a deque: within one priority level, every message that has been
+delivered and requeued was enqueued before every message never delivered
+(delivery always takes the head). So a level is a heap of requeued messages
+(ordered by enqueue sequence) followed by a deque of fresh ones (spec 2.12).
+"""
+
+from __future__ import annotations
+
+from bisect import insort
+from collections import deque
+from collections.abc import Iterator
+from heapq import heappop, heappush
+from typing import TYPE_CHECKING
+
+from ._properties import Message
+
+if TYPE_CHECKING:
+    pass
+
+__all__ = ["Entry", "Fifo", "PriorityFifo", "ReadyStore"]
+
+
+class Entry:
+    """A message in one queue: ``seq`` orders it (spec 2.12), ``deadline`` is its TTL (3.1)."""
+
+    __slots__ = ("deadline", "message", "redelivered", "seq")
+
+    def __init__(self, message: Message, seq: int, deadline: float | None) -> None:
+        self.message = message
+        self.seq = seq
+        self.deadline = deadline
+        self.redelivered = False
+
+    def __lt__(self, other: Entry) -> bool:
+        return self.seq < other.seq
+
+    def __repr__(self) -> str:
+        return f"<Entry #{self.seq} {self.message.routing_key!r} deadline={self.deadline}>"
+
+
+class Fifo:
+    """One level: requeued messages (heap by seq), then fresh ones (deque)."""
+
+    __slots__ = ("fresh", "requeued")
+
+    def __init__(self) -> None:
+        self.fresh: deque[Entry] = deque()
+        self.requeued: list[Entry] = []
+
+    def __len__(self) -> int:
+        return len(self.fresh) + len(self.requeued)
+
+    def push(self, entry: Entry) -> None:
+        self.fresh.append(entry)
+
+    def requeue(self, entry: Entry) -> None:
+        heappush(self.requeued, entry)
+
+    def head(self) -> Entry | None:
+        if self.requeued:
+            return self.requeued[0]
+        return self.fresh[0] if self.fresh else None
+
+    def pop(self) -> Entry:
+        if self.requeued:
+            return heappop(self.requeued)
+        return self.fresh.popleft()
+
+    def __iter__(self) -> Iterator[Entry]:
+        yield from sorted(self.requeued)
+        yield from self.fresh
+
+    def clear(self) -> None:
+        self.fresh.clear()
+        self.requeued.clear()
+
+
+class PriorityFifo:
+    """A FIFO per priority level; always take from the highest non-empty level (spec 6.2, 6.3)."""
+
+    __slots__ = ("_count", "_levels", "_nonempty", "max_priority")
+
+    def __init__(self, max_priority: int) -> None:
+        self.max_priority = max(1, max_priority)  # spec 6.1
+        self._levels: dict[int, Fifo] = {}
+        self._nonempty: list[int] = []  # negated priorities, ascending: highest level first
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def level_of(self, entry: Entry) -> int:
+        priority = entry.message.properties.priority
+        if priority is None:
+            return 0
+        return priority if priority < self.max_priority else self.max_priority
+
+    def _level(self, priority: int) -> Fifo:
+        level = self._levels.get(priority)
+        if level is None:
+            level = self._levels[priority] = Fifo()
+        if not level:
+            insort(self._nonempty, -priority)
+        return level
+
+    def push(self, entry: Entry) -> None:
+        self._level(self.level_of(entry)).push(entry)
+        self._count += 1
+
+    def requeue(self, entry: Entry) -> None:
+        self._level(self.level_of(entry)).requeue(entry)
+        self._count += 1
+
+    def head(self) -> Entry | None:
+        if not self._nonempty:
+            return None
+        return self._levels[-self._nonempty[0]].head()
+
+    def pop(self) -> Entry:
+        priority = -self._nonempty[0]
+        level = self._levels[priority]
+        entry = level.pop()
+        if not level:
+            del self._nonempty[0]
+        self._count -= 1
+        return entry
+
+    def __iter__(self) -> Iterator[Entry]:
+        for negated in list(self._nonempty):
+            yield from self._levels[-negated]
+
+    def clear(self) -> None:
+        self._levels.clear()
+        self._nonempty.clear()
+        self._count = 0
+
+
+ReadyStore = Fifo | PriorityFifo

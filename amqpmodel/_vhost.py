@@ -1,0 +1,219 @@
+"""A virtual host: its exchanges, queues and bindings, routing across them, and dead-letter delivery."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Hashable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ._deadletter import dead_letter_message, is_cycle
+from ._exchange import Binding, Exchange, freeze_arguments
+from ._properties import Message
+from ._queue import Queue
+
+if TYPE_CHECKING:
+    from ._broker import Broker
+    from ._channel import Channel
+
+__all__ = ["VirtualHost"]
+
+# spec 1.1: predeclared in every vhost, durable, not auto-delete
+_PREDECLARED = (
+    ("", "direct", False),
+    ("amq.direct", "direct", False),
+    ("amq.fanout", "fanout", False),
+    ("amq.topic", "topic", False),
+    ("amq.headers", "headers", False),
+    ("amq.match", "headers", False),
+    ("amq.rabbitmq.trace", "topic", True),
+)
+
+
+class VirtualHost:
+    """Entities of one vhost; the lock and the clock belong to the broker."""
+
+    def __init__(self, broker: Broker, name: str) -> None:
+        self._broker = broker
+        self._timers = broker._timers
+        self.name = name
+        self.exchanges: dict[str, Exchange] = {}
+        self.queues: dict[str, Queue] = {}
+        # messages the vhost itself dropped, by reason ("unroutable", "dead_letter_unroutable", ...)
+        self.dropped: Counter[str] = Counter()
+        for exchange_name, exchange_type, internal in _PREDECLARED:
+            self.exchanges[exchange_name] = Exchange(
+                exchange_name, exchange_type, durable=True, internal=internal, vhost_name=name
+            )
+        self.default_exchange = self.exchanges[""]
+
+    def __repr__(self) -> str:
+        return f"<VirtualHost {self.name!r} exchanges={len(self.exchanges)} queues={len(self.queues)}>"
+
+    def _repr_html_(self) -> str:
+        from ._inspect import vhost_html
+
+        return vhost_html(self)
+
+    def describe(self, what: str, name: str) -> str:
+        return f"{what} '{name}' in vhost '{self.name}'"
+
+    @property
+    def bindings(self) -> list[Binding]:
+        """All bindings, as ``rabbitmqctl list_bindings`` lists them (default exchange first)."""
+        result = [Binding("", name, "queue", name, {}) for name in self.queues]
+        for exchange in self.exchanges.values():
+            result.extend(exchange._bindings_out.values())
+        return result
+
+    def _now(self) -> float:
+        return self._broker.clock.now()
+
+    def _next_seq(self) -> int:
+        broker = self._broker
+        broker._sequence += 1
+        return broker._sequence
+
+    def _channels(self) -> Iterator[Channel]:
+        for connection in self._broker._connections:
+            if connection.vhost is self:
+                yield from connection._channels.values()
+
+    # ----------------------------------------------------------------- bindings
+
+    @staticmethod
+    def _identity(destination: Queue | Exchange, routing_key: str, arguments: dict[str, Any]) -> Hashable:
+        kind = "queue" if isinstance(destination, Queue) else "exchange"
+        return (kind, destination.name, routing_key, freeze_arguments(arguments))
+
+    def add_binding(
+        self, source: Exchange, destination: Queue | Exchange, routing_key: str, arguments: dict[str, Any]
+    ) -> None:
+        identity = self._identity(destination, routing_key, arguments)
+        if identity in source._bindings_out:
+            return  # spec 1.22: binding twice creates no duplicate
+        source._router.validate_binding(routing_key, arguments)
+        binding = Binding(
+            source.name,
+            destination.name,
+            "queue" if isinstance(destination, Queue) else "exchange",
+            routing_key,
+            arguments,
+        )
+        source._router.bind(destination, routing_key, arguments)
+        source._bindings_out[identity] = binding
+        destination._bindings_in[(source.name, identity)] = binding
+
+    def remove_binding(
+        self, source: Exchange, destination: Queue | Exchange, routing_key: str, arguments: dict[str, Any]
+    ) -> None:
+        identity = self._identity(destination, routing_key, arguments)
+        if source._bindings_out.pop(identity, None) is None:
+            return  # spec 1.22: unbinding what does not exist is fine
+        source._router.unbind(destination, routing_key, arguments)
+        destination._bindings_in.pop((source.name, identity), None)
+        self._maybe_auto_delete_exchange(source)
+
+    def _maybe_auto_delete_exchange(self, exchange: Exchange) -> None:
+        # spec 1.10: when its last binding as source goes
+        if exchange.auto_delete and not exchange._bindings_out and self.exchanges.get(exchange.name) is exchange:
+            self.delete_exchange(exchange)
+
+    def _unbind_destination(self, destination: Queue | Exchange) -> None:
+        sources = []
+        for (source_name, identity), binding in list(destination._bindings_in.items()):
+            source = self.exchanges.get(source_name)
+            if source is None or source._bindings_out.pop(identity, None) is None:
+                continue
+            source._router.unbind(destination, binding.routing_key, binding.arguments)
+            sources.append(source)
+        destination._bindings_in.clear()
+        for source in sources:
+            self._maybe_auto_delete_exchange(source)
+
+    # ----------------------------------------------------------------- entities
+
+    def delete_exchange(self, exchange: Exchange) -> None:
+        if self.exchanges.get(exchange.name) is not exchange:
+            return
+        del self.exchanges[exchange.name]
+        for identity, binding in list(exchange._bindings_out.items()):
+            destination: Queue | Exchange | None
+            if binding.destination_type == "queue":
+                destination = self.queues.get(binding.destination)
+            else:
+                destination = self.exchanges.get(binding.destination)
+            if destination is not None:
+                destination._bindings_in.pop((exchange.name, identity), None)
+        exchange._bindings_out.clear()
+        self._unbind_destination(exchange)
+
+    def _delete_queue(self, queue: Queue, reason: str) -> int:
+        """Delete a queue: cancel its consumers (spec 7.8), drop its ready messages."""
+        if queue._deleted:
+            return 0
+        queue._deleted = True
+        if self.queues.get(queue.name) is queue:
+            del self.queues[queue.name]
+        for consumer in list(queue._consumers):
+            consumer.channel._broker_cancel(consumer)
+        queue._consumers.clear()
+        count = len(queue._ready)
+        queue._ready.clear()
+        queue._ready_bytes = 0
+        if count:
+            queue.stats.dropped[reason] += count
+        if queue.owner is not None:
+            queue.owner._exclusive_queues.pop(queue.name, None)
+        self._unbind_destination(queue)
+        return count
+
+    # ----------------------------------------------------------------- routing (spec 1.2, 1.21-1.24)
+
+    def route(self, exchange: Exchange, routing_keys: Sequence[str], headers: dict[str, Any] | None) -> list[Queue]:
+        """The queues a message reaches, each once, following e2e bindings and alternates."""
+        if exchange is self.default_exchange:
+            queues = self.queues
+            if len(routing_keys) == 1:
+                queue = queues.get(routing_keys[0])
+                return [queue] if queue is not None else []
+            return [queues[key] for key in routing_keys if key in queues]
+        found: dict[Queue, None] = {}
+        seen = {exchange}
+        work = [exchange]
+        exchanges = self.exchanges
+        while work:
+            current = work.pop()
+            destinations = current.route(routing_keys, headers)
+            if not destinations and current.alternate_exchange is not None:
+                alternate = exchanges.get(current.alternate_exchange)  # missing: ignored (1.23)
+                destinations = (alternate,) if alternate is not None else ()
+            for destination in destinations:
+                if isinstance(destination, Queue):
+                    found[destination] = None
+                elif destination not in seen:
+                    seen.add(destination)
+                    work.append(destination)
+        return list(found)
+
+    # ----------------------------------------------------------------- dead-lettering (spec 4)
+
+    def _dead_letter(self, queue: Queue, message: Message, reason: str, now: float) -> None:
+        args = queue._args
+        assert args.dead_letter_exchange is not None
+        exchange = self.exchanges.get(args.dead_letter_exchange)
+        if exchange is None:
+            self.dropped["dead_letter_exchange_missing"] += 1  # spec 4.2: dropped silently
+            return
+        dead, keys = dead_letter_message(
+            message, queue.name, reason, now, exchange.name, args.dead_letter_routing_key
+        )
+        targets = self.route(exchange, keys, dead.properties.headers)
+        if reason != "rejected":
+            kept = [target for target in targets if not is_cycle(target.name, dead)]
+            self.dropped["dead_letter_cycle"] += len(targets) - len(kept)
+            targets = kept
+        if not targets:
+            self.dropped["dead_letter_unroutable"] += 1
+            return
+        for target in targets:
+            target._publish(dead, None, now)
