@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -9,7 +10,7 @@ from ._clock import Clock, MonotonicClock, VirtualClock
 from ._errors import AccessRefused, CallbacksDidNotSettle, NotAllowed
 from ._exchange import Binding, Exchange
 from ._queue import Queue
-from ._timers import Timers
+from ._timers import INFINITY, Timers
 from ._vhost import VirtualHost
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ class Broker:
         self._condition = threading.Condition(self._lock)
         self._waiters = 0
         self._timers = Timers()
-        self._sequence = 0
+        self._sequence = itertools.count(1)  # enqueue order of every message (spec 2.12)
         self._connections: list[Connection] = []
         self.users: dict[str, tuple[str, tuple[str, ...]]] = {}
         if default_user is not None:
@@ -145,12 +146,11 @@ class Broker:
 
     def tick(self) -> None:
         """Settle every timer that is due: message TTLs and queue expiry (spec 2.9, 3)."""
-        with self._lock:
-            timers = self._timers
-            deadline = timers.next_deadline()
-            if deadline is not None:
+        timers = self._timers
+        if timers.next != INFINITY:
+            with self._lock:
                 now = self.clock.now()
-                if deadline <= now:
+                if timers.next <= now:
                     timers.fire_due(now)
 
     # ----------------------------------------------------------------- callbacks

@@ -57,6 +57,7 @@ from ._properties import (
 )
 from ._queue import Consumer, Queue
 from ._ready import Entry
+from ._timers import INFINITY
 from ._validation import (
     boolean,
     entity_name,
@@ -111,6 +112,7 @@ class Channel:
         self.channel_number = channel_number
         self._broker = connection.broker
         self._lock = connection.broker._lock
+        self._timers = connection.broker._timers
         self._vhost = connection.vhost
         self._closed: tuple[int, str] | None = None
         self._delivery_tag = 0
@@ -200,6 +202,8 @@ class Channel:
     # ----------------------------------------------------------------- name shortcuts (spec 2.2)
 
     def _queue_name(self, queue: Any) -> str:
+        if type(queue) is str and 0 < len(queue) < 64 and "\r" not in queue and "\n" not in queue:
+            return queue  # the common case, without the general checks
         name = entity_name(queue, "queue name")
         if name == "":
             if self._last_queue is None:
@@ -470,7 +474,8 @@ class Channel:
         """Publish a message. On a confirming channel, raise ``UnroutableError`` for a
         returned mandatory message and ``NackError`` for a nacked one (as pika)."""
         with self._lock:
-            self._enter()
+            if self._closed is not None or self._timers.next != INFINITY:
+                self._enter()
             try:
                 outcome = self._publish(exchange, routing_key, body, properties, mandatory, immediate)
             except AMQPError as error:
@@ -526,6 +531,9 @@ class Channel:
         if self._transactional:
             self._tx_publishes.append((message, queues, mandatory, ttl_ms))  # spec 8.8
             return None
+        if len(queues) == 1 and not self._confirming:
+            queues[0]._publish(message, ttl_ms)
+            return None
         return self._deliver_publish(message, queues, mandatory, ttl_ms)
 
     def _deliver_publish(
@@ -549,25 +557,16 @@ class Channel:
                 return NackError([_ReturnedMessage(message)])
         return None
 
-    def _enqueue(self, message: Message, queues: list[Queue], ttl_ms: int | None) -> bool:
+    @staticmethod
+    def _enqueue(message: Message, queues: list[Queue], ttl_ms: int | None) -> bool:
         """Hand a routed message to its queues; True when at least one refused it."""
         if len(queues) == 1:
-            return not queues[0]._publish(message, ttl_ms, self._now_if(ttl_ms, queues))
-        now = self._now_if(ttl_ms, queues)
+            return not queues[0]._publish(message, ttl_ms)
         rejected = False
         for queue in queues:
-            if not queue._publish(message, ttl_ms, now):
+            if not queue._publish(message, ttl_ms):
                 rejected = True  # spec 5.4: still lands in the others
         return rejected
-
-    def _now_if(self, ttl_ms: int | None, queues: list[Queue]) -> float:
-        if ttl_ms is not None:
-            return self._broker.clock.now()
-        for queue in queues:
-            args = queue._args
-            if args.message_ttl is not None or args.dead_letter_exchange is not None:
-                return self._broker.clock.now()
-        return 0.0
 
     def _return(self, message: Message) -> None:
         method = BasicReturn(312, "NO_ROUTE", message.exchange, message.routing_key)
@@ -582,25 +581,33 @@ class Channel:
 
     # ----------------------------------------------------------------- consuming (spec 7)
 
-    @_amqp_method(60, 70)
     def basic_get(
         self, queue: str, auto_ack: bool = False
     ) -> tuple[GetOk, BasicProperties, bytes] | tuple[None, None, None]:
-        target = self._existing_queue(self._queue_name(queue))
-        entry = target._get(self._broker.clock.now())
-        if entry is None:
-            return None, None, None
-        self._delivery_tag += 1
-        tag = self._delivery_tag
-        target.stats.delivered += 1
-        if auto_ack:
-            target.stats.acked += 1
-        else:
-            self._unacked[tag] = (entry, target, None)
-            target._unacked += 1
-        message = entry.message
-        method = GetOk(tag, entry.redelivered, message.exchange, message.routing_key, target.messages_ready)
-        return method, message.properties, message.body
+        """basic.get: one message or ``(None, None, None)`` (spec 7.9)."""
+        with self._lock:
+            if self._closed is not None or self._timers.next != INFINITY:
+                self._enter()
+            try:
+                target = self._existing_queue(self._queue_name(queue))
+                entry = target._get()
+            except AMQPError as error:
+                self._fail(error, 60, 70)
+                raise
+            if entry is None:
+                return None, None, None
+            self._delivery_tag += 1
+            tag = self._delivery_tag
+            stats = target.stats
+            stats.delivered += 1
+            if auto_ack is True:
+                stats.acked += 1
+            else:
+                self._unacked[tag] = (entry, target, None)
+                target._unacked += 1
+            message = entry.message
+            method = GetOk(tag, entry.redelivered, message.exchange, message.routing_key, target._ready.count)
+            return method, message.properties, message.body
 
     @_amqp_method(60, 20)
     def basic_consume(
@@ -736,7 +743,7 @@ class Channel:
         if global_qos:
             self._global_prefetch = prefetch_count  # spec 0.1
             for consumer in list(self._consumers.values()):
-                if consumer.queue._ready:
+                if consumer.queue._ready.count:
                     consumer.queue._dispatch()
         else:
             self._prefetch = prefetch_count
@@ -785,7 +792,7 @@ class Channel:
             for consumer in self._consumers.values():
                 touched[consumer.queue] = None
         for queue in touched:
-            if queue._ready and queue._consumers:
+            if queue._ready.count and queue._consumers:
                 queue._dispatch()
 
     def _settle_tags(self, tags: list[int], action: str) -> None:
@@ -800,7 +807,8 @@ class Channel:
 
     def basic_ack(self, delivery_tag: int = 0, multiple: bool = False) -> None:
         with self._lock:
-            self._enter()
+            if self._closed is not None or self._timers.next != INFINITY:
+                self._enter()
             unacked = self._unacked
             if not multiple and not self._transactional and delivery_tag in unacked and type(delivery_tag) is int:
                 # the hot path: one tag, no transaction
@@ -812,7 +820,7 @@ class Channel:
                     self._global_unacked -= 1
                     if self._global_prefetch:
                         self._apply_settles([], "ack")
-                    elif queue._ready and queue._consumers:
+                    elif queue._ready.count and queue._consumers:
                         queue._dispatch()
                 return
             try:

@@ -33,9 +33,13 @@ class _PikaMethodFrame:
         return self
 
 
-@attrs.frozen(slots=True)
+@attrs.define(slots=True)
 class Deliver(_PikaMethodFrame):
-    """basic.deliver: what a consumer callback receives as ``method``."""
+    """basic.deliver: what a consumer callback receives as ``method``.
+
+    Not frozen only because frozen attrs classes are slower to create, and one
+    is created per delivery; treat it as read-only.
+    """
 
     consumer_tag: str
     delivery_tag: int
@@ -44,9 +48,12 @@ class Deliver(_PikaMethodFrame):
     routing_key: str
 
 
-@attrs.frozen(slots=True)
+@attrs.define(slots=True)
 class GetOk(_PikaMethodFrame):
-    """basic.get-ok; ``message_count`` is the number of ready messages left (spec 7.9)."""
+    """basic.get-ok; ``message_count`` is the number of ready messages left (spec 7.9).
+
+    Not frozen for the same reason as ``Deliver``; treat it as read-only.
+    """
 
     delivery_tag: int
     redelivered: bool

@@ -115,9 +115,11 @@ class Queue:
         "_expires_at",
         "_expiry_timer",
         "_may_expire",
+        "_plain",
         "_ready",
         "_ready_bytes",
         "_registered",
+        "_sequence",
         "_ttl_timer",
         "_unacked",
         "_vhost",
@@ -136,6 +138,7 @@ class Queue:
         parsed: QueueArguments,
     ) -> None:
         self._vhost = vhost
+        self._sequence = vhost._broker._sequence
         self.vhost_name = vhost.name
         self.name = name
         self.durable = durable
@@ -143,6 +146,10 @@ class Queue:
         self.owner = owner  # the connection of an exclusive queue (spec 2.5)
         self.arguments = arguments
         self._args = parsed
+        # no TTL, no length limit: publishing needs neither the clock nor limit checks
+        self._plain = (
+            parsed.message_ttl is None and parsed.max_length is None and parsed.max_length_bytes is None
+        )
         self._ready: Fifo | PriorityFifo = (
             PriorityFifo(parsed.max_priority) if parsed.max_priority is not None else Fifo()
         )
@@ -167,7 +174,7 @@ class Queue:
 
     @property
     def messages_ready(self) -> int:
-        return len(self._ready)
+        return self._ready.count
 
     @property
     def messages_unacknowledged(self) -> int:
@@ -175,7 +182,7 @@ class Queue:
 
     @property
     def messages(self) -> int:
-        return len(self._ready) + self._unacked
+        return self._ready.count + self._unacked
 
     @property
     def message_bytes_ready(self) -> int:
@@ -238,26 +245,46 @@ class Queue:
 
     def _would_overflow(self, size: int) -> bool:
         args = self._args
-        return (args.max_length is not None and len(self._ready) + 1 > args.max_length) or (
+        return (args.max_length is not None and self._ready.count + 1 > args.max_length) or (
             args.max_length_bytes is not None and self._ready_bytes + size > args.max_length_bytes
         )
 
-    def _publish(self, message: Message, ttl_ms: int | None, now: float) -> bool:
-        """Take a routed message; False when reject-publish refused it (spec 5.3)."""
-        stats = self.stats
-        stats.enqueued += 1
+    def _publish(self, message: Message, ttl_ms: int | None, now: float | None = None) -> bool:
+        """Take a routed message; False when reject-publish refused it (spec 5.3).
+
+        ``now`` is read from the clock only when a TTL or a limit needs it.
+        """
+        self.stats.enqueued += 1
+        ready = self._ready
+        if self._plain and ttl_ms is None:
+            # no TTL, no limits: the hot path
+            entry = Entry(message, next(self._sequence), None)
+            if self._consumers:
+                if not ready.count:
+                    consumer = self._next_consumer()
+                    if consumer is not None:
+                        consumer.channel._deliver(consumer, self, entry)  # spec 5.2: not enqueued
+                        return True
+                ready.push(entry)
+                self._ready_bytes += len(message.body)
+                self._dispatch()
+            else:
+                ready.push(entry)
+                self._ready_bytes += len(message.body)
+            return True
+        if now is None:
+            now = self._vhost._now()
         args = self._args
         if args.overflow != "drop-head" and self._would_overflow(len(message.body)):
             if args.overflow == "reject-publish-dlx":
                 self._dead_letter(message, "maxlen", now)
             else:
-                stats.dropped["overflow"] += 1
+                self.stats.dropped["overflow"] += 1
             return False
         if args.message_ttl is not None and (ttl_ms is None or args.message_ttl < ttl_ms):
             ttl_ms = args.message_ttl  # spec 3.1: the lower TTL wins
-        entry = Entry(message, self._vhost._next_seq(), None if ttl_ms is None else now + ttl_ms / 1000)
-        ready = self._ready
-        if not ready and self._consumers:
+        entry = Entry(message, next(self._sequence), None if ttl_ms is None else now + ttl_ms / 1000)
+        if not ready.count and self._consumers:
             consumer = self._next_consumer()
             if consumer is not None:
                 # spec 5.2, 3.4: a free consumer takes it without enqueueing
@@ -271,7 +298,7 @@ class Queue:
             self._drop_head_over_limit(now)
         if self._may_expire:
             self._expire_head(now)
-        if self._consumers and ready:
+        if self._consumers and ready.count:
             self._dispatch()
         return True
 
@@ -280,8 +307,8 @@ class Queue:
         ready = self._ready
         max_length = args.max_length
         max_bytes = args.max_length_bytes
-        while ready and (
-            (max_length is not None and len(ready) > max_length)
+        while ready.count and (
+            (max_length is not None and ready.count > max_length)
             or (max_bytes is not None and self._ready_bytes > max_bytes)
         ):
             entry = ready.pop()
@@ -313,7 +340,7 @@ class Queue:
             self._ttl_timer = None
         if not self._deleted:
             self._expire_head(now)
-            if self._consumers and self._ready:
+            if self._consumers and self._ready.count:
                 self._dispatch()
 
     # ----------------------------------------------------------------- dead-lettering (spec 4)
@@ -368,10 +395,10 @@ class Queue:
         """Assign ready messages to consumers with room, head first."""
         ready = self._ready
         now = self._vhost._now() if self._may_expire else 0.0
-        while ready:
+        while ready.count:
             if self._may_expire:
                 self._expire_head(now)
-                if not ready:
+                if not ready.count:
                     break
             consumer = self._next_consumer()
             if consumer is None:
@@ -390,7 +417,7 @@ class Queue:
         consumers.insert(index, consumer)
         self._ever_consumed = True
         self._expires_at = None  # spec 2.9: a queue with consumers is in use
-        if self._ready:
+        if self._ready.count:
             self._dispatch()
 
     def _remove_consumer(self, consumer: Consumer) -> None:
@@ -403,7 +430,7 @@ class Queue:
             if self.auto_delete and self._ever_consumed:
                 self._vhost._delete_queue(self, reason="deleted")  # spec 2.8
                 return
-        elif self._ready:
+        elif self._ready.count:
             self._dispatch()
 
     # ----------------------------------------------------------------- settling deliveries
@@ -443,21 +470,22 @@ class Queue:
 
     # ----------------------------------------------------------------- basic.get, purge, expiry
 
-    def _get(self, now: float) -> Entry | None:
-        self._touch()
+    def _get(self) -> Entry | None:
+        if self._args.expires is not None:
+            self._touch()  # spec 2.9
         ready = self._ready
         if self._may_expire:
-            self._expire_head(now)
-        if not ready:
+            self._expire_head(self._vhost._now())
+        if not ready.count:
             return None
         entry = ready.pop()
         self._ready_bytes -= len(entry.message.body)
         if self._may_expire:
-            self._expire_head(now)
+            self._expire_head(self._vhost._now())
         return entry
 
     def _purge(self) -> int:
-        count = len(self._ready)
+        count = self._ready.count
         self._ready.clear()
         self._ready_bytes = 0
         self._may_expire = False

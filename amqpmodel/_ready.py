@@ -42,22 +42,29 @@ class Entry:
 
 
 class Fifo:
-    """One level: requeued messages (heap by seq), then fresh ones (deque)."""
+    """One level: requeued messages (heap by seq), then fresh ones (deque).
 
-    __slots__ = ("fresh", "requeued")
+    ``count`` is kept as an attribute because the hot path reads it on every
+    publish and delivery and a Python-level ``__len__`` costs a call.
+    """
+
+    __slots__ = ("count", "fresh", "requeued")
 
     def __init__(self) -> None:
         self.fresh: deque[Entry] = deque()
         self.requeued: list[Entry] = []
+        self.count = 0
 
     def __len__(self) -> int:
-        return len(self.fresh) + len(self.requeued)
+        return self.count
 
     def push(self, entry: Entry) -> None:
         self.fresh.append(entry)
+        self.count += 1
 
     def requeue(self, entry: Entry) -> None:
         heappush(self.requeued, entry)
+        self.count += 1
 
     def head(self) -> Entry | None:
         if self.requeued:
@@ -65,6 +72,7 @@ class Fifo:
         return self.fresh[0] if self.fresh else None
 
     def pop(self) -> Entry:
+        self.count -= 1
         if self.requeued:
             return heappop(self.requeued)
         return self.fresh.popleft()
@@ -76,21 +84,22 @@ class Fifo:
     def clear(self) -> None:
         self.fresh.clear()
         self.requeued.clear()
+        self.count = 0
 
 
 class PriorityFifo:
     """A FIFO per priority level; always take from the highest non-empty level (spec 6.2, 6.3)."""
 
-    __slots__ = ("_count", "_levels", "_nonempty", "max_priority")
+    __slots__ = ("_levels", "_nonempty", "count", "max_priority")
 
     def __init__(self, max_priority: int) -> None:
         self.max_priority = max(1, max_priority)  # spec 6.1
         self._levels: dict[int, Fifo] = {}
         self._nonempty: list[int] = []  # negated priorities, ascending: highest level first
-        self._count = 0
+        self.count = 0
 
     def __len__(self) -> int:
-        return self._count
+        return self.count
 
     def level_of(self, entry: Entry) -> int:
         priority = entry.message.properties.priority
@@ -102,17 +111,17 @@ class PriorityFifo:
         level = self._levels.get(priority)
         if level is None:
             level = self._levels[priority] = Fifo()
-        if not level:
+        if not level.count:
             insort(self._nonempty, -priority)
         return level
 
     def push(self, entry: Entry) -> None:
         self._level(self.level_of(entry)).push(entry)
-        self._count += 1
+        self.count += 1
 
     def requeue(self, entry: Entry) -> None:
         self._level(self.level_of(entry)).requeue(entry)
-        self._count += 1
+        self.count += 1
 
     def head(self) -> Entry | None:
         if not self._nonempty:
@@ -123,9 +132,9 @@ class PriorityFifo:
         priority = -self._nonempty[0]
         level = self._levels[priority]
         entry = level.pop()
-        if not level:
+        if not level.count:
             del self._nonempty[0]
-        self._count -= 1
+        self.count -= 1
         return entry
 
     def __iter__(self) -> Iterator[Entry]:
@@ -135,7 +144,7 @@ class PriorityFifo:
     def clear(self) -> None:
         self._levels.clear()
         self._nonempty.clear()
-        self._count = 0
+        self.count = 0
 
 
 ReadyStore = Fifo | PriorityFifo

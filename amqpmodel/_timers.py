@@ -7,7 +7,9 @@ from itertools import count
 
 from sortedcontainers import SortedList
 
-__all__ = ["TimerCallback", "Timers"]
+__all__ = ["INFINITY", "TimerCallback", "Timers"]
+
+INFINITY = float("inf")
 
 TimerCallback = Callable[[float, float], None]  # (deadline, now)
 
@@ -20,17 +22,21 @@ class Timers:
     schedule O(log n); next deadline O(1); firing O(log n) each.
     """
 
-    __slots__ = ("_entries", "_sequence")
+    __slots__ = ("_entries", "_sequence", "next")
 
     def __init__(self) -> None:
         self._entries: SortedList = SortedList()
         self._sequence = count()
+        # the earliest deadline (inf when none): read on every broker call, so an attribute
+        self.next = INFINITY
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def schedule(self, deadline: float, callback: TimerCallback) -> None:
         self._entries.add((deadline, next(self._sequence), callback))
+        if deadline < self.next:
+            self.next = deadline
 
     def next_deadline(self) -> float | None:
         return self._entries[0][0] if self._entries else None
@@ -39,4 +45,6 @@ class Timers:
         entries = self._entries
         while entries and entries[0][0] <= now:
             deadline, _, callback = entries.pop(0)
+            self.next = entries[0][0] if entries else INFINITY
             callback(deadline, now)
+        self.next = entries[0][0] if entries else INFINITY

@@ -68,11 +68,6 @@ class VirtualHost:
     def _now(self) -> float:
         return self._broker.clock.now()
 
-    def _next_seq(self) -> int:
-        broker = self._broker
-        broker._sequence += 1
-        return broker._sequence
-
     def _channels(self) -> Iterator[Channel]:
         for connection in self._broker._connections:
             if connection.vhost is self:
@@ -157,7 +152,7 @@ class VirtualHost:
         for consumer in list(queue._consumers):
             consumer.channel._broker_cancel(consumer)
         queue._consumers.clear()
-        count = len(queue._ready)
+        count = queue._ready.count
         queue._ready.clear()
         queue._ready_bytes = 0
         if count:
