@@ -902,6 +902,13 @@ class Channel:
             self._unacked.clear()
             self._unacked.update(merged)
 
+    @_amqp_method(20, 20)
+    def flow(self, active: bool) -> bool:
+        """channel.flow: RabbitMQ refuses to stop a channel's deliveries this way (spec 9.4)."""
+        if not boolean(active, "active"):
+            raise NotImplementedByBroker("active=false")
+        return True
+
     # ----------------------------------------------------------------- callbacks
 
     def add_on_return_callback(self, callback: Callable[..., Any]) -> None:

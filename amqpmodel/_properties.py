@@ -140,6 +140,7 @@ def to_properties(properties: Any) -> BasicProperties:
         elif name == "headers":
             value = check_field_table(value, "headers")
         elif name in ("delivery_mode", "priority"):
+            value = getattr(value, "value", value)  # pika.DeliveryMode is an Enum
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 255:
                 raise FrameSyntaxError(f"property {name} must be an octet (0..255), got {value!r}")
             value = int(value)

@@ -227,12 +227,11 @@ class Queue:
         entries = list(self._ready)
         assert len(entries) == len(self._ready), "ready count disagrees with ready entries"
         assert sum(len(e.message.body) for e in entries) == self._ready_bytes, "ready bytes disagree"
-        unacked = sum(
-            1
-            for channel in self._vhost._channels()
-            for record in channel._unacked.values()
-            if record[1] is self
-        )
+        unacked = 0
+        for channel in self._vhost._channels():
+            unacked += sum(1 for record in channel._unacked.values() if record[1] is self)
+            # settled inside an uncommitted transaction: still unacked for the queue (spec 8.8)
+            unacked += sum(1 for _, records, _ in channel._tx_settles for _, r in records if r[1] is self)
         assert unacked == self._unacked, f"unacked {self._unacked} but channels hold {unacked}"
         stats = self.stats
         total = stats.acked + len(self._ready) + self._unacked + stats.dead_lettered + sum(stats.dropped.values())
