@@ -8,7 +8,13 @@ import attrs
 
 from ._errors import PreconditionFailed
 
-__all__ = ["QueueArguments", "check_exchange_equivalent", "check_queue_equivalent", "parse_queue_arguments"]
+__all__ = [
+    "QueueArguments",
+    "check_exchange_equivalent",
+    "check_queue_equivalent",
+    "parse_queue_arguments",
+    "type_name",
+]
 
 MAX_TTL_MS = 315_360_000_000  # ten years, spec 2.7 and 3.2
 
@@ -81,17 +87,19 @@ def parse_queue_arguments(arguments: dict[str, Any], where: str) -> QueueArgumen
             return None
         value = arguments[key]
         if not _is_int(value):
-            raise invalid(key, f"{{unacceptable_type,{_type_name(value)}}}")
+            raise invalid(key, f'"expected integer, got {type_name(value)}"')
         if value < minimum:
             kind = "value_zero" if value == 0 else "value_negative"
             raise invalid(key, f"{{{kind},{value}}}")
         if maximum is not None and value > maximum:
+            if key == "x-max-priority":
+                raise invalid(key, f"{{max_value_exceeded,{value}}}")
             raise invalid(key, f"{{value_too_large,{value},{maximum}}}")
         return int(value)
 
     for key in arguments:
         if key in _OTHER_QUEUE_TYPE_ARGUMENTS:
-            raise invalid(key, "not supported by classic queues")
+            raise PreconditionFailed(f"invalid arg '{key}' for {where} of queue type rabbit_classic_queue")
     queue_type = _text(arguments.get("x-queue-type", "classic"))
     if queue_type != "classic":
         raise invalid("x-queue-type", f"queue type {queue_type!r} is not supported (amqpmodel has classic queues)")
@@ -104,35 +112,36 @@ def parse_queue_arguments(arguments: dict[str, Any], where: str) -> QueueArgumen
     if "x-overflow" in arguments:
         overflow = _text(arguments["x-overflow"])
         if overflow not in _OVERFLOW_MODES:
-            raise invalid("x-overflow", f"{{unacceptable_value,{overflow!r}}}")
+            raise invalid("x-overflow", "invalid_overflow")
         parsed.overflow = overflow
     if "x-single-active-consumer" in arguments:
         sac = arguments["x-single-active-consumer"]
         if not isinstance(sac, bool):
-            raise invalid("x-single-active-consumer", f"{{unacceptable_type,{_type_name(sac)}}}")
+            raise invalid("x-single-active-consumer", f"{{unacceptable_type,{type_name(sac)}}}")
         parsed.single_active_consumer = sac
     if "x-dead-letter-exchange" in arguments:
         dlx = _text(arguments["x-dead-letter-exchange"])
         if not isinstance(dlx, str):
-            raise invalid("x-dead-letter-exchange", f"{{unacceptable_type,{_type_name(dlx)}}}")
+            raise invalid("x-dead-letter-exchange", f"{{unacceptable_type,{type_name(dlx)}}}")
         parsed.dead_letter_exchange = dlx
     if "x-dead-letter-routing-key" in arguments:
         dlrk = _text(arguments["x-dead-letter-routing-key"])
         if not isinstance(dlrk, str):
-            raise invalid("x-dead-letter-routing-key", f"{{unacceptable_type,{_type_name(dlrk)}}}")
+            raise invalid("x-dead-letter-routing-key", f"{{unacceptable_type,{type_name(dlrk)}}}")
         if parsed.dead_letter_exchange is None:
-            raise invalid("x-dead-letter-routing-key", "routing key without a dead letter exchange: x-dead-letter-exchange is missing")
+            raise invalid("x-dead-letter-routing-key", "routing_key_but_no_dlx_defined")
         parsed.dead_letter_routing_key = dlrk
     return parsed
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
+    """The AMQP field type RabbitMQ names for a value, as pika would encode it."""
     if value is None:
         return "void"
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int):
-        return "long"
+        return "signedint" if -(2**31) <= value < 2**31 else "long"
     if isinstance(value, float):
         return "double"
     if isinstance(value, (str, bytes)):
@@ -144,13 +153,15 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
+def _shown(value: Any) -> str:
+    shown = _text(value)
+    return str(shown).lower() if isinstance(shown, bool) else str(shown)
+
+
 def _describe(value: Any) -> str:
     if value is None:
         return "none"
-    shown = _text(value)
-    if isinstance(shown, bool):
-        shown = str(shown).lower()
-    return f"the value '{shown}' of type '{_type_name(value)}'"
+    return f"the value '{_shown(value)}' of type '{type_name(value)}'"
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -182,9 +193,13 @@ def check_queue_equivalent(
             new_value = new_value if new_value is not None else "classic"
         if now_value is None and new_value is None:
             continue
-        if now_value is None or new_value is None or not _same(now_value, new_value):
+        if now_value is None or new_value is None:
             raise PreconditionFailed(
                 f"inequivalent arg '{key}' for {where}: received {_describe(new_value)} but current is {_describe(now_value)}"
+            )
+        if not _same(now_value, new_value):
+            raise PreconditionFailed(
+                f"inequivalent arg '{key}' for {where}: received '{_shown(new_value)}' but current is '{_shown(now_value)}'"
             )
 
 
@@ -202,7 +217,11 @@ def check_exchange_equivalent(
                 f"inequivalent arg '{field}' for {where}: received '{shown_new}' but current is '{shown_now}'"
             )
     now_ae, new_ae = current[4], received[4]
-    if (now_ae is None) != (new_ae is None) or (now_ae is not None and not _same(now_ae, new_ae)):
+    if (now_ae is None) != (new_ae is None):
         raise PreconditionFailed(
             f"inequivalent arg 'alternate-exchange' for {where}: received {_describe(new_ae)} but current is {_describe(now_ae)}"
+        )
+    if now_ae is not None and not _same(now_ae, new_ae):
+        raise PreconditionFailed(
+            f"inequivalent arg 'alternate-exchange' for {where}: received '{_shown(new_ae)}' but current is '{_shown(now_ae)}'"
         )

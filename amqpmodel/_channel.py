@@ -15,7 +15,12 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
-from ._arguments import check_exchange_equivalent, check_queue_equivalent, parse_queue_arguments
+from ._arguments import (
+    check_exchange_equivalent,
+    check_queue_equivalent,
+    parse_queue_arguments,
+    type_name,
+)
 from ._errors import (
     AccessRefused,
     AMQPError,
@@ -337,9 +342,10 @@ class Channel:
         source_name, key, args = self._binding_parts(source if source is not None else "", routing_key, arguments)
         self._not_default(source_name)
         self._not_default(destination_name)
-        source_exchange = self._existing_exchange(source_name)
-        destination_exchange = self._existing_exchange(destination_name)
-        self._vhost.remove_binding(source_exchange, destination_exchange, key, args)
+        source_exchange = self._vhost.exchanges.get(source_name)
+        destination_exchange = self._vhost.exchanges.get(destination_name)
+        if source_exchange is not None and destination_exchange is not None:
+            self._vhost.remove_binding(source_exchange, destination_exchange, key, args)
         return ExchangeUnbindOk()
 
     # ----------------------------------------------------------------- queues (spec 2)
@@ -360,9 +366,7 @@ class Channel:
         args = check_field_table(arguments if arguments is not None else {}, "arguments")
         vhost = self._vhost
         if passive:
-            if name == "" and self._last_queue is not None:
-                name = self._last_queue
-            existing = self._existing_queue(name)
+            existing = self._existing_queue(name)  # "" is not the last queue here: 404
             existing._touch()  # spec 2.9
             self._last_queue = name
             return QueueDeclareOk(name, existing.messages_ready, existing.consumer_count)
@@ -437,7 +441,10 @@ class Channel:
         routing_key: str | None = None,
         arguments: dict[str, Any] | None = None,
     ) -> QueueUnbindOk:
-        target, source, key, args = self._queue_binding_parts(queue, exchange, routing_key, arguments)
+        try:
+            target, source, key, args = self._queue_binding_parts(queue, exchange, routing_key, arguments)
+        except NotFound:
+            return QueueUnbindOk()  # as RabbitMQ: unbinding from or to nothing is fine
         self._vhost.remove_binding(source, target, key, args)
         return QueueUnbindOk()
 
@@ -457,7 +464,7 @@ class Channel:
         if if_unused and target._consumers:
             raise PreconditionFailed(f"queue '{name}' in vhost '{vhost.name}' in use")
         if if_empty and target.messages_ready:
-            raise PreconditionFailed(f"queue '{name}' in vhost '{vhost.name}' is not empty")
+            raise PreconditionFailed(f"queue '{name}' in vhost '{vhost.name}' not empty")
         return QueueDeleteOk(vhost._delete_queue(target, reason="deleted"))
 
     # ----------------------------------------------------------------- publishing (spec 1, 3.2, 8)
@@ -634,7 +641,9 @@ class Channel:
         where = self._vhost.describe("queue", target.name)
         priority = args.get("x-priority", 0)
         if isinstance(priority, bool) or not isinstance(priority, int):
-            raise PreconditionFailed(f"invalid arg 'x-priority' for {where}: {{unacceptable_type,{priority!r}}}")
+            raise PreconditionFailed(
+                f"invalid arg 'x-priority' for {where}: \"expected integer, got {type_name(priority)}\""
+            )
         consumers = target._consumers
         if (exclusive and (consumers or target._args.single_active_consumer)) or any(c.exclusive for c in consumers):
             raise AccessRefused(f"queue '{target.name}' in vhost '{self._vhost.name}' in exclusive use")  # 7.3

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Union
 
 import attrs
 
+from ._arguments import type_name
 from ._errors import PreconditionFailed
 from ._topic import TopicTrie
 
@@ -224,11 +225,11 @@ class HeadersExchangeType:
         value = arguments["x-match"]
         if not isinstance(value, (str, bytes)):
             raise PreconditionFailed(
-                f"Invalid x-match field type {type(value).__name__} (value {value!r}); expected longstr"
+                f"Invalid x-match field type {type_name(value)} (value {value}); expected longstr"
             )
         if _as_text(value) not in _X_MATCH_VALUES:
             raise PreconditionFailed(
-                f"Invalid x-match field value {_as_text(value)!r}; "
+                f'Invalid x-match field value <<"{_as_text(value)}">>; '
                 "expected all, any, all-with-x, or any-with-x"
             )
 

@@ -44,12 +44,17 @@ def generate_name(prefix: str) -> str:
 
 def parse_expiration(expiration: str) -> int:
     """The ``expiration`` property in milliseconds; 406 unless a decimal 0..315360000000 (spec 3.2)."""
-    if expiration.isascii() and expiration.isdigit():
-        value = int(expiration)
-        if value <= MAX_TTL_MS:
-            return value
-        raise PreconditionFailed(f"invalid expiration '{expiration}': {{value_too_large,{value},{MAX_TTL_MS}}}")
-    raise PreconditionFailed(f"invalid expiration '{expiration}': {{value_not_an_integer}}")
+    try:
+        value = int(expiration) if expiration.strip() == expiration and expiration.lstrip("-").isdigit() else None
+    except ValueError:
+        value = None
+    if value is None or not expiration.isascii():
+        raise PreconditionFailed(f"invalid expiration '{expiration}': no_integer")
+    if value < 0:
+        raise PreconditionFailed(f"invalid expiration '{expiration}': {{value_negative,{value}}}")
+    if value > MAX_TTL_MS:
+        raise PreconditionFailed(f"invalid expiration '{expiration}': {{value_too_large,{value}}}")
+    return value
 
 
 def boolean(value: Any, what: str) -> bool:
