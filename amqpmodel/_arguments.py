@@ -99,10 +99,15 @@ def parse_queue_arguments(arguments: dict[str, Any], where: str) -> QueueArgumen
 
     for key in arguments:
         if key in _OTHER_QUEUE_TYPE_ARGUMENTS:
-            raise PreconditionFailed(f"invalid arg '{key}' for {where} of queue type rabbit_classic_queue")
+            raise PreconditionFailed(
+                f"invalid arg '{key}' for {where} of queue type rabbit_classic_queue"
+            )
     queue_type = _text(arguments.get("x-queue-type", "classic"))
     if queue_type != "classic":
-        raise invalid("x-queue-type", f"queue type {queue_type!r} is not supported (amqpmodel has classic queues)")
+        raise invalid(
+            "x-queue-type",
+            f"queue type {queue_type!r} is not supported (amqpmodel has classic queues)",
+        )
     parsed = QueueArguments()
     parsed.expires = integer("x-expires", 1, MAX_TTL_MS)
     parsed.message_ttl = integer("x-message-ttl", 0, MAX_TTL_MS)
@@ -179,7 +184,10 @@ def check_queue_equivalent(
     received: tuple[bool, bool, dict[str, Any]],
 ) -> None:
     """406 unless (durable, auto_delete, arguments) agree with the existing queue (spec 2.3)."""
-    for field, now, new in (("durable", current[0], received[0]), ("auto_delete", current[1], received[1])):
+    for field, now, new in (
+        ("durable", current[0], received[0]),
+        ("auto_delete", current[1], received[1]),
+    ):
         if now != new:
             raise PreconditionFailed(
                 f"inequivalent arg '{field}' for {where}: received '{str(new).lower()}' but current is '{str(now).lower()}'"
@@ -209,7 +217,9 @@ def check_exchange_equivalent(
     received: tuple[str, bool, bool, bool, Any],
 ) -> None:
     """406 unless type, durable, auto_delete, internal and alternate-exchange agree (spec 1.7)."""
-    for field, now, new in zip(("type", "durable", "auto_delete", "internal"), current, received, strict=False):
+    for field, now, new in zip(
+        ("type", "durable", "auto_delete", "internal"), current, received, strict=False
+    ):
         if now != new:
             shown_new = str(new).lower() if isinstance(new, bool) else new
             shown_now = str(now).lower() if isinstance(now, bool) else now

@@ -7,7 +7,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from ._clock import Clock, MonotonicClock, VirtualClock
-from ._errors import AccessRefused, CallbacksDidNotSettle, NotAllowed
+from ._errors import AccessRefused, CallbacksDidNotSettle, ConnectionForced, NotAllowed
 from ._exchange import Binding, Exchange
 from ._queue import Queue
 from ._timers import INFINITY, Timers
@@ -48,6 +48,7 @@ class Broker:
         self._timers = Timers()
         self._sequence = itertools.count(1)  # enqueue order of every message (spec 2.12)
         self._connections: list[Connection] = []
+        self._closed_pending: list[Connection] = []  # closed, with close callbacks not yet run
         self.users: dict[str, tuple[str, tuple[str, ...]]] = {}
         if default_user is not None:
             self.add_user(default_user[0], default_user[1], tags=("administrator",))
@@ -79,7 +80,8 @@ class Broker:
                 return
             for connection in list(self._connections):
                 if connection.vhost is vhost:
-                    connection._close_by_broker(320, f"CONNECTION_FORCED - vhost '{name}' is deleted")
+                    error = ConnectionForced(f"vhost '{name}' is deleted")
+                    connection._close_by_broker(error.reply_code, error.reply_text, error)
 
     def vhost(self, name: str = "/") -> VirtualHost:
         try:
@@ -176,6 +178,9 @@ class Broker:
             with self._lock:
                 self.tick()
                 busy = [c for c in self._connections if c._pending]
+                if self._closed_pending:
+                    busy += [c for c in self._closed_pending if c._pending]
+                    self._closed_pending = [c for c in self._closed_pending if c._pending]
             if not busy:
                 return total
             if max_rounds is not None and rounds >= max_rounds:

@@ -89,7 +89,9 @@ def _amqp_method(
 ) -> Callable[[Callable[Concatenate[Channel, P], R]], Callable[Concatenate[Channel, P], R]]:
     """Run a channel method under the broker lock, turning refusals into closes (spec 9)."""
 
-    def decorate(method: Callable[Concatenate[Channel, P], R]) -> Callable[Concatenate[Channel, P], R]:
+    def decorate(
+        method: Callable[Concatenate[Channel, P], R],
+    ) -> Callable[Concatenate[Channel, P], R]:
         @functools.wraps(method)
         def wrapper(self: Channel, /, *args: P.args, **kwargs: P.kwargs) -> R:
             with self._lock:
@@ -177,7 +179,7 @@ class Channel:
         if not error.class_id:
             error.class_id, error.method_id = class_id, method_id
         if error.is_connection_error:
-            self.connection._close_by_broker(error.reply_code, error.reply_text)
+            self.connection._close_by_broker(error.reply_code, error.reply_text, error)
         else:
             self._shutdown(error.reply_code, error.reply_text, error)
 
@@ -270,7 +272,9 @@ class Channel:
         existing = vhost.exchanges.get(name)
         if existing is None:
             if name.startswith("amq."):
-                raise AccessRefused(f"exchange name '{name}' contains reserved prefix 'amq.*'")  # 1.5
+                raise AccessRefused(
+                    f"exchange name '{name}' contains reserved prefix 'amq.*'"
+                )  # 1.5
             vhost.exchanges[name] = Exchange(
                 name,
                 type_name,
@@ -283,19 +287,29 @@ class Channel:
         else:
             check_exchange_equivalent(
                 vhost.describe("exchange", name),
-                (existing.type, existing.durable, existing.auto_delete, existing.internal,
-                 existing.arguments.get("alternate-exchange")),
+                (
+                    existing.type,
+                    existing.durable,
+                    existing.auto_delete,
+                    existing.internal,
+                    existing.arguments.get("alternate-exchange"),
+                ),
                 (type_name, durable, auto_delete, internal, args.get("alternate-exchange")),
             )
         return ExchangeDeclareOk()
 
     @_amqp_method(40, 20)
-    def exchange_delete(self, exchange: str | None = None, if_unused: bool = False) -> ExchangeDeleteOk:
+    def exchange_delete(
+        self, exchange: str | None = None, if_unused: bool = False
+    ) -> ExchangeDeleteOk:
         name = entity_name(exchange if exchange is not None else "", "exchange name")
+        if_unused = boolean(if_unused, "if_unused")
         self._not_default(name)
         vhost = self._vhost
         if name.startswith("amq."):
-            raise AccessRefused(f"deletion of system exchange '{name}' in vhost '{vhost.name}' not allowed")
+            raise AccessRefused(
+                f"deletion of system exchange '{name}' in vhost '{vhost.name}' not allowed"
+            )
         existing = vhost.exchanges.get(name)
         if existing is None:
             return ExchangeDeleteOk()  # spec 1.9
@@ -338,8 +352,12 @@ class Channel:
         routing_key: str = "",
         arguments: dict[str, Any] | None = None,
     ) -> ExchangeUnbindOk:
-        destination_name = entity_name(destination if destination is not None else "", "destination exchange name")
-        source_name, key, args = self._binding_parts(source if source is not None else "", routing_key, arguments)
+        destination_name = entity_name(
+            destination if destination is not None else "", "destination exchange name"
+        )
+        source_name, key, args = self._binding_parts(
+            source if source is not None else "", routing_key, arguments
+        )
         self._not_default(source_name)
         self._not_default(destination_name)
         source_exchange = self._vhost.exchanges.get(source_name)
@@ -362,7 +380,10 @@ class Channel:
     ) -> QueueDeclareOk:
         name = entity_name(queue, "queue name")
         passive, durable = boolean(passive, "passive"), boolean(durable, "durable")
-        exclusive, auto_delete = boolean(exclusive, "exclusive"), boolean(auto_delete, "auto_delete")
+        exclusive, auto_delete = (
+            boolean(exclusive, "exclusive"),
+            boolean(auto_delete, "auto_delete"),
+        )
         args = check_field_table(arguments if arguments is not None else {}, "arguments")
         vhost = self._vhost
         if passive:
@@ -395,7 +416,13 @@ class Channel:
             parsed = parse_queue_arguments(args, where)
             owner = self.connection if exclusive else None
             existing = Queue(
-                vhost, name, durable=durable, auto_delete=auto_delete, owner=owner, arguments=args, parsed=parsed
+                vhost,
+                name,
+                durable=durable,
+                auto_delete=auto_delete,
+                owner=owner,
+                arguments=args,
+                parsed=parsed,
             )
             vhost.queues[name] = existing
             if owner is not None:
@@ -429,7 +456,9 @@ class Channel:
         routing_key: str | None = None,
         arguments: dict[str, Any] | None = None,
     ) -> QueueBindOk:
-        target, source, key, args = self._queue_binding_parts(queue, exchange, routing_key, arguments)
+        target, source, key, args = self._queue_binding_parts(
+            queue, exchange, routing_key, arguments
+        )
         self._vhost.add_binding(source, target, key, args)
         return QueueBindOk()
 
@@ -442,7 +471,9 @@ class Channel:
         arguments: dict[str, Any] | None = None,
     ) -> QueueUnbindOk:
         try:
-            target, source, key, args = self._queue_binding_parts(queue, exchange, routing_key, arguments)
+            target, source, key, args = self._queue_binding_parts(
+                queue, exchange, routing_key, arguments
+            )
         except NotFound:
             return QueueUnbindOk()  # as RabbitMQ: unbinding from or to nothing is fine
         self._vhost.remove_binding(source, target, key, args)
@@ -454,8 +485,11 @@ class Channel:
         return QueuePurgeOk(target._purge())  # spec 2.11
 
     @_amqp_method(50, 40)
-    def queue_delete(self, queue: str, if_unused: bool = False, if_empty: bool = False) -> QueueDeleteOk:
+    def queue_delete(
+        self, queue: str, if_unused: bool = False, if_empty: bool = False
+    ) -> QueueDeleteOk:
         name = self._queue_name(queue)
+        if_unused, if_empty = boolean(if_unused, "if_unused"), boolean(if_empty, "if_empty")
         vhost = self._vhost
         target = vhost.queues.get(name)
         if target is None:
@@ -484,7 +518,9 @@ class Channel:
             if self._closed is not None or self._timers.next != INFINITY:
                 self._enter()
             try:
-                outcome = self._publish(exchange, routing_key, body, properties, mandatory, immediate)
+                outcome = self._publish(
+                    exchange, routing_key, body, properties, mandatory, immediate
+                )
             except AMQPError as error:
                 self._fail(error, 60, 40)
                 raise
@@ -513,7 +549,9 @@ class Channel:
         if target is None:
             raise NotFound(f"no exchange '{exchange}' in vhost '{vhost.name}'")  # spec 1.8
         if target.internal:
-            raise AccessRefused(f"cannot publish to internal exchange '{exchange}' in vhost '{vhost.name}'")
+            raise AccessRefused(
+                f"cannot publish to internal exchange '{exchange}' in vhost '{vhost.name}'"
+            )
         if len(body) > self._broker.max_message_size:
             raise PreconditionFailed(
                 f"message size {len(body)} is larger than configured max size {self._broker.max_message_size}"
@@ -583,7 +621,11 @@ class Channel:
     def _confirm(self, ack: bool) -> None:
         callback = self._ack_nack_callback
         if callback is not None:
-            method = BasicAck(self._publish_seq, False) if ack else BasicNack(self._publish_seq, False, False)
+            method = (
+                BasicAck(self._publish_seq, False)
+                if ack
+                else BasicNack(self._publish_seq, False, False)
+            )
             self.connection._push((_call_one, self, callback, method, None))
 
     # ----------------------------------------------------------------- consuming (spec 7)
@@ -613,7 +655,9 @@ class Channel:
                 self._unacked[tag] = (entry, target, None)
                 target._unacked += 1
             message = entry.message
-            method = GetOk(tag, entry.redelivered, message.exchange, message.routing_key, target._ready.count)
+            method = GetOk(
+                tag, entry.redelivered, message.exchange, message.routing_key, target._ready.count
+            )
             return method, message.properties, message.body
 
     @_amqp_method(60, 20)
@@ -645,8 +689,12 @@ class Channel:
                 f"invalid arg 'x-priority' for {where}: \"expected integer, got {type_name(priority)}\""
             )
         consumers = target._consumers
-        if (exclusive and (consumers or target._args.single_active_consumer)) or any(c.exclusive for c in consumers):
-            raise AccessRefused(f"queue '{target.name}' in vhost '{self._vhost.name}' in exclusive use")  # 7.3
+        if (exclusive and (consumers or target._args.single_active_consumer)) or any(
+            c.exclusive for c in consumers
+        ):
+            raise AccessRefused(
+                f"queue '{target.name}' in vhost '{self._vhost.name}' in exclusive use"
+            )  # 7.3
         target._registered += 1
         consumer = Consumer(
             tag,
@@ -691,7 +739,9 @@ class Channel:
         mine = [
             event
             for event in pending
-            if event[1] is self and isinstance(event[2], Deliver) and event[2].consumer_tag == consumer.tag
+            if event[1] is self
+            and isinstance(event[2], Deliver)
+            and event[2].consumer_tag == consumer.tag
         ]
         if mine:
             taken = {id(event) for event in mine}
@@ -736,14 +786,18 @@ class Channel:
             (
                 consumer.callback,
                 self,
-                Deliver(consumer.tag, tag, entry.redelivered, message.exchange, message.routing_key),
+                Deliver(
+                    consumer.tag, tag, entry.redelivered, message.exchange, message.routing_key
+                ),
                 message.properties,
                 message.body,
             )
         )
 
     @_amqp_method(60, 10)
-    def basic_qos(self, prefetch_size: int = 0, prefetch_count: int = 0, global_qos: bool = False) -> None:
+    def basic_qos(
+        self, prefetch_size: int = 0, prefetch_count: int = 0, global_qos: bool = False
+    ) -> None:
         prefetch_size = integer(prefetch_size, "prefetch_size", 32)
         prefetch_count = integer(prefetch_count, "prefetch_count", 16)  # spec 10.4
         global_qos = boolean(global_qos, "global_qos")
@@ -805,7 +859,9 @@ class Channel:
                 queue._dispatch()
 
     def _settle_tags(self, tags: list[int], action: str) -> None:
-        self._apply_settles([(tag, self._unacked.pop(tag)) for tag in tags if tag in self._unacked], action)
+        self._apply_settles(
+            [(tag, self._unacked.pop(tag)) for tag in tags if tag in self._unacked], action
+        )
 
     def _settle(self, delivery_tag: Any, multiple: Any, action: str) -> None:
         settles = self._collect(delivery_tag, multiple)
@@ -819,7 +875,12 @@ class Channel:
             if self._closed is not None or self._timers.next != INFINITY:
                 self._enter()
             unacked = self._unacked
-            if not multiple and not self._transactional and delivery_tag in unacked and type(delivery_tag) is int:
+            if (
+                not multiple
+                and not self._transactional
+                and delivery_tag in unacked
+                and type(delivery_tag) is int
+            ):
                 # the hot path: one tag, no transaction
                 entry, queue, consumer = unacked.pop(delivery_tag)
                 queue._unacked -= 1
@@ -839,7 +900,9 @@ class Channel:
                 raise
 
     @_amqp_method(60, 120)
-    def basic_nack(self, delivery_tag: int = 0, multiple: bool = False, requeue: bool = True) -> None:
+    def basic_nack(
+        self, delivery_tag: int = 0, multiple: bool = False, requeue: bool = True
+    ) -> None:
         self._settle(delivery_tag, multiple, "requeue" if boolean(requeue, "requeue") else "reject")
 
     @_amqp_method(60, 90)
@@ -1003,7 +1066,9 @@ class Channel:
         return len(self._generator.buffer) if self._generator is not None else 0
 
 
-def _call_close_callback(_: Any, callback: Callable[..., Any], channel: Channel, reason: Any) -> None:
+def _call_close_callback(
+    _: Any, callback: Callable[..., Any], channel: Channel, reason: Any
+) -> None:
     callback(channel, reason)
 
 
@@ -1018,13 +1083,17 @@ class _ConsumeGenerator:
         self.cancelled = False
         self.manual = True
 
-    def on_message(self, channel: Channel, method: Deliver, properties: BasicProperties, body: bytes) -> None:
+    def on_message(
+        self, channel: Channel, method: Deliver, properties: BasicProperties, body: bytes
+    ) -> None:
         self.buffer.append((method, properties, body))
 
     def on_cancel(self, method: BasicCancel) -> None:
         self.cancelled = True
 
-    def iterate(self, inactivity_timeout: float | None) -> Generator[tuple[Any, Any, Any], None, None]:
+    def iterate(
+        self, inactivity_timeout: float | None
+    ) -> Generator[tuple[Any, Any, Any], None, None]:
         channel = self.channel
         connection = channel.connection
         consumer = channel._consumers.get(self.tag)

@@ -39,40 +39,84 @@ def _parse_user(text: str) -> tuple[str, str]:
 
 def _serve(args: argparse.Namespace) -> int:
     try:
-        from .server import run_server  # type: ignore[import-not-found,unused-ignore]
+        from .server import run_server
     except ImportError as error:  # pamqp missing
-        print(f"amqpmodel serve needs the server extra: pip install 'amqpmodel[server]' ({error})", file=sys.stderr)
+        print(
+            f"amqpmodel serve needs the server extra: pip install 'amqpmodel[server]' ({error})",
+            file=sys.stderr,
+        )
         return 2
-    logging.basicConfig(level=logging.INFO if not args.quiet else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if not args.quiet else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     broker = Broker(default_user=None if args.no_guest else ("guest", "guest"))
     for name, password in args.user:
         broker.add_user(name, password, tags=("administrator",))
     for vhost in args.vhost:
         broker.add_vhost(vhost)
+
+    def ready(server: object) -> None:
+        port = getattr(server, "port", args.port)
+        print(
+            f"amqpmodel listening on amqp://{args.host}:{port} (in memory; Ctrl-C to stop)",
+            flush=True,
+        )
+
     try:
-        run_server(broker, args.host, args.port)
+        run_server(broker, args.host, args.port, ready=ready)
     except KeyboardInterrupt:
         pass
+    except OSError as error:
+        print(
+            f"amqpmodel serve: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr
+        )
+        return 1
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="amqpmodel", description="An in-process AMQP 0-9-1 broker that behaves like RabbitMQ.")
+    parser = argparse.ArgumentParser(
+        prog="amqpmodel", description="An in-process AMQP 0-9-1 broker that behaves like RabbitMQ."
+    )
     commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser("serve", help="run an AMQP 0-9-1 server (in memory)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=5672, help="port (default 5672; 0 picks a free one and prints it)")
-    serve.add_argument("--user", action="append", type=_parse_user, default=[], metavar="NAME:PASSWORD",
-                       help="add a user (repeatable); guest/guest exists unless --no-guest")
-    serve.add_argument("--no-guest", action="store_true", help="do not create the default guest user")
-    serve.add_argument("--vhost", action="append", default=[], help="add a virtual host (repeatable); '/' always exists")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=5672,
+        help="port (default 5672; 0 picks a free one and prints it)",
+    )
+    serve.add_argument(
+        "--user",
+        action="append",
+        type=_parse_user,
+        default=[],
+        metavar="NAME:PASSWORD",
+        help="add a user (repeatable); guest/guest exists unless --no-guest",
+    )
+    serve.add_argument(
+        "--no-guest", action="store_true", help="do not create the default guest user"
+    )
+    serve.add_argument(
+        "--vhost",
+        action="append",
+        default=[],
+        help="add a virtual host (repeatable); '/' always exists",
+    )
     serve.add_argument("--quiet", action="store_true", help="log warnings and errors only")
     commands.add_parser("hello", help="run the 'Hello World' tutorial in process")
     args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        print("\n(no command given: running the in-process 'Hello World'; try 'amqpmodel serve')\n")
+        return _hello()
     if args.command == "serve":
         return _serve(args)
-    if args.command in (None, "hello"):
+    if args.command == "hello":
         return _hello()
     parser.error(f"unknown command {args.command}")
     return 2

@@ -7,7 +7,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ._errors import ChannelError, ConnectionClosed, NotAllowed
+from ._errors import AMQPError, ChannelError, ConnectionClosed, NotAllowed
 
 if TYPE_CHECKING:
     from ._broker import Broker
@@ -24,7 +24,9 @@ CHANNEL_MAX = 2047  # spec 10.3
 PendingEvent = tuple[Callable[..., Any], "Channel | None", Any, Any, Any]
 
 
-def _call_without_channel(channel: Any, callback: Callable[..., Any], argument: Any, _: Any) -> None:
+def _call_without_channel(
+    channel: Any, callback: Callable[..., Any], argument: Any, _: Any
+) -> None:
     if argument is _NO_ARGUMENT:
         callback()
     else:
@@ -37,7 +39,9 @@ _NO_ARGUMENT = object()
 class Connection:
     """A client connection to one virtual host, as ``broker.connect()`` returns it."""
 
-    def __init__(self, broker: Broker, vhost: VirtualHost, user: str, client_properties: dict[str, Any]) -> None:
+    def __init__(
+        self, broker: Broker, vhost: VirtualHost, user: str, client_properties: dict[str, Any]
+    ) -> None:
         self.broker = broker
         self.vhost = vhost
         self.user = user
@@ -93,8 +97,12 @@ class Connection:
                 while channel_number in self._channels:
                     channel_number += 1
             if channel_number in self._channels:
-                self._close_by_broker(504, f"CHANNEL_ERROR - second 'channel.open' seen on channel {channel_number}")
-                raise ChannelError(f"second 'channel.open' seen on channel {channel_number}", 20, 10)
+                self._close_by_broker(
+                    504, f"CHANNEL_ERROR - second 'channel.open' seen on channel {channel_number}"
+                )
+                raise ChannelError(
+                    f"second 'channel.open' seen on channel {channel_number}", 20, 10
+                )
             if not 1 <= channel_number <= CHANNEL_MAX:
                 error = NotAllowed(
                     f"number of channels opened ({len(self._channels)}) has reached the "
@@ -102,7 +110,7 @@ class Connection:
                     20,
                     10,
                 )
-                self._close_by_broker(error.reply_code, error.reply_text)
+                self._close_by_broker(error.reply_code, error.reply_text, error)
                 raise error
             channel = Channel(self, channel_number)
             self._channels[channel_number] = channel
@@ -113,21 +121,25 @@ class Connection:
         with self.broker._lock:
             self._close_by_broker(reply_code, reply_text)
 
-    def _close_by_broker(self, reply_code: int, reply_text: str) -> None:
+    def _close_by_broker(self, reply_code: int, reply_text: str, error: AMQPError | None = None) -> None:
+        """Close; ``error`` (the reason, for the channels' close callbacks) when it is not a normal close."""
         if self._closed is not None:
             return
         self._closed = (reply_code, reply_text)
         for channel in list(self._channels.values()):
-            channel._shutdown(reply_code, reply_text, None)
+            channel._shutdown(reply_code, reply_text, error)
         self._channels.clear()
         for queue in list(self._exclusive_queues.values()):
             self.vhost._delete_queue(queue, reason="deleted")
         self._exclusive_queues.clear()
+        broker = self.broker
         try:
-            self.broker._connections.remove(self)
+            broker._connections.remove(self)
         except ValueError:
             pass
-        self.broker._signal(self)
+        if self._pending:  # close callbacks still to run: run_until_idle drains them too
+            broker._closed_pending.append(self)
+        broker._signal(self)
 
     # ----------------------------------------------------------------- callbacks
 

@@ -91,13 +91,19 @@ def dead_letter_message(
         )
     first = annotations.first_death or (queue_name, reason, message.exchange)
     headers["x-death"] = [_death_table(death) for death in deaths]
-    headers["x-first-death-queue"], headers["x-first-death-reason"], headers["x-first-death-exchange"] = first
+    (
+        headers["x-first-death-queue"],
+        headers["x-first-death-reason"],
+        headers["x-first-death-exchange"],
+    ) = first
     headers["x-last-death-queue"] = queue_name
     headers["x-last-death-reason"] = reason
     headers["x-last-death-exchange"] = message.exchange
     new_properties = attrs.evolve(properties, headers=headers, expiration=None)  # spec 4.6
     new_annotations = Annotations(bcc=annotations.bcc, deaths=tuple(deaths), first_death=first)
-    routing_key = dead_letter_routing_key if dead_letter_routing_key is not None else message.routing_key
+    routing_key = (
+        dead_letter_routing_key if dead_letter_routing_key is not None else message.routing_key
+    )
     return (
         Message(dead_letter_exchange, routing_key, new_properties, message.body, new_annotations),
         keys,

@@ -55,9 +55,13 @@ class ExchangeType(Protocol):
 
     def validate_binding(self, routing_key: str, arguments: dict[str, Any]) -> None: ...
 
-    def bind(self, destination: Destination, routing_key: str, arguments: dict[str, Any]) -> None: ...
+    def bind(
+        self, destination: Destination, routing_key: str, arguments: dict[str, Any]
+    ) -> None: ...
 
-    def unbind(self, destination: Destination, routing_key: str, arguments: dict[str, Any]) -> None: ...
+    def unbind(
+        self, destination: Destination, routing_key: str, arguments: dict[str, Any]
+    ) -> None: ...
 
     def route(
         self, routing_keys: Sequence[str], headers: dict[str, Any] | None
@@ -235,7 +239,10 @@ class HeadersExchangeType:
 
     def bind(self, destination: Destination, routing_key: str, arguments: dict[str, Any]) -> None:
         self._bindings.append(
-            (_binding_identity(destination, routing_key, arguments), _HeadersBinding(destination, arguments))
+            (
+                _binding_identity(destination, routing_key, arguments),
+                _HeadersBinding(destination, arguments),
+            )
         )
 
     def unbind(self, destination: Destination, routing_key: str, arguments: dict[str, Any]) -> None:
@@ -255,7 +262,9 @@ class HeadersExchangeType:
         return found
 
 
-def _binding_identity(destination: Destination, routing_key: str, arguments: dict[str, Any]) -> Hashable:
+def _binding_identity(
+    destination: Destination, routing_key: str, arguments: dict[str, Any]
+) -> Hashable:
     return (id(destination), routing_key, freeze_arguments(arguments))
 
 
@@ -315,7 +324,9 @@ class Exchange:
         self.internal = internal
         self.arguments: dict[str, Any] = dict(arguments or {})
         alternate = self.arguments.get("alternate-exchange")
-        self.alternate_exchange: str | None = _as_text(alternate) if isinstance(alternate, (str, bytes)) else None
+        self.alternate_exchange: str | None = (
+            _as_text(alternate) if isinstance(alternate, (str, bytes)) else None
+        )
         self.vhost_name = vhost_name
         self._router: ExchangeType = factory()
         # identity -> Binding, for bindings where this exchange is the source / destination
@@ -327,7 +338,9 @@ class Exchange:
         """Bindings whose source is this exchange, in creation order."""
         return list(self._bindings_out.values())
 
-    def route(self, routing_keys: Sequence[str], headers: dict[str, Any] | None) -> Iterable[Destination]:
+    def route(
+        self, routing_keys: Sequence[str], headers: dict[str, Any] | None
+    ) -> Iterable[Destination]:
         return self._router.route(routing_keys, headers)
 
     def __repr__(self) -> str:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
 import attrs
 
 __all__ = [
@@ -29,7 +34,7 @@ class _PikaMethodFrame:
     __slots__ = ()
 
     @property
-    def method(self) -> _PikaMethodFrame:
+    def method(self) -> Self:
         return self
 
 

@@ -10,7 +10,15 @@ import attrs
 
 from ._errors import FrameSyntaxError
 
-__all__ = ["Annotations", "BasicProperties", "Death", "Message", "check_field_table", "to_properties"]
+__all__ = [
+    "Annotations",
+    "BasicProperties",
+    "Death",
+    "EncodedProperties",
+    "Message",
+    "check_field_table",
+    "to_properties",
+]
 
 _PROPERTY_NAMES = (
     "content_type",
@@ -56,6 +64,25 @@ class BasicProperties:
 
 
 EMPTY_PROPERTIES = BasicProperties()
+
+
+class EncodedProperties(BasicProperties):
+    """Properties a wire driver decoded, still carrying their encoded bytes.
+
+    The socket adapter resends a message's properties byte for byte (as
+    RabbitMQ does) instead of re-encoding them, which keeps every header's
+    AMQP type and costs nothing per delivery. Any change to the properties
+    (``attrs.evolve``, as dead-lettering does) builds an instance without
+    ``encoded``, so stale bytes are never sent. Not for users.
+    """
+
+    __slots__ = ("encoded",)
+
+    @classmethod
+    def decoded(cls, encoded: bytes, **values: Any) -> EncodedProperties:
+        properties = cls(**values)
+        object.__setattr__(properties, "encoded", encoded)
+        return properties
 
 
 @attrs.frozen(slots=True)
@@ -127,6 +154,12 @@ def to_properties(properties: Any) -> BasicProperties:
     """
     if properties is None:
         return EMPTY_PROPERTIES
+    if type(properties) is EncodedProperties:
+        return properties  # decoded from the wire: already AMQP values
+    if isinstance(properties, (dict, str, bytes, int, float, list, tuple)):
+        raise FrameSyntaxError(
+            f"properties must be a BasicProperties (ours or pika's), got {type(properties).__name__}"
+        )
     values: dict[str, Any] = {}
     for name in _PROPERTY_NAMES:
         value = getattr(properties, name, None)
@@ -134,7 +167,9 @@ def to_properties(properties: Any) -> BasicProperties:
             continue
         if name in _SHORT_STRING_PROPERTIES:
             if not isinstance(value, str):
-                raise FrameSyntaxError(f"property {name} must be a string, got {type(value).__name__}")
+                raise FrameSyntaxError(
+                    f"property {name} must be a string, got {type(value).__name__}"
+                )
             if len(value.encode("utf-8")) > 255:
                 raise FrameSyntaxError(f"property {name} is longer than 255 bytes")
         elif name == "headers":
@@ -146,7 +181,9 @@ def to_properties(properties: Any) -> BasicProperties:
             value = int(value)
         elif name == "timestamp":
             if isinstance(value, bool) or not isinstance(value, (int, datetime.datetime)):
-                raise FrameSyntaxError(f"property timestamp must be an int or datetime, got {value!r}")
+                raise FrameSyntaxError(
+                    f"property timestamp must be an int or datetime, got {value!r}"
+                )
         values[name] = value
     if not values:
         return EMPTY_PROPERTIES

@@ -148,7 +148,9 @@ class Queue:
         self._args = parsed
         # no TTL, no length limit: publishing needs neither the clock nor limit checks
         self._plain = (
-            parsed.message_ttl is None and parsed.max_length is None and parsed.max_length_bytes is None
+            parsed.message_ttl is None
+            and parsed.max_length is None
+            and parsed.max_length_bytes is None
         )
         self._ready: Fifo | PriorityFifo = (
             PriorityFifo(parsed.max_priority) if parsed.max_priority is not None else Fifo()
@@ -226,16 +228,28 @@ class Queue:
         """Assert the queue's invariants (used by property-based tests)."""
         entries = list(self._ready)
         assert len(entries) == len(self._ready), "ready count disagrees with ready entries"
-        assert sum(len(e.message.body) for e in entries) == self._ready_bytes, "ready bytes disagree"
+        assert sum(len(e.message.body) for e in entries) == self._ready_bytes, (
+            "ready bytes disagree"
+        )
         unacked = 0
         for channel in self._vhost._channels():
             unacked += sum(1 for record in channel._unacked.values() if record[1] is self)
             # settled inside an uncommitted transaction: still unacked for the queue (spec 8.8)
-            unacked += sum(1 for _, records, _ in channel._tx_settles for _, r in records if r[1] is self)
+            unacked += sum(
+                1 for _, records, _ in channel._tx_settles for _, r in records if r[1] is self
+            )
         assert unacked == self._unacked, f"unacked {self._unacked} but channels hold {unacked}"
         stats = self.stats
-        total = stats.acked + len(self._ready) + self._unacked + stats.dead_lettered + sum(stats.dropped.values())
-        assert stats.enqueued == total, f"accounting: enqueued {stats.enqueued} != {total} ({stats})"
+        total = (
+            stats.acked
+            + len(self._ready)
+            + self._unacked
+            + stats.dead_lettered
+            + sum(stats.dropped.values())
+        )
+        assert stats.enqueued == total, (
+            f"accounting: enqueued {stats.enqueued} != {total} ({stats})"
+        )
         for consumer in self._consumers:
             if consumer.prefetch and not consumer.auto_ack:
                 assert consumer.unacked <= consumer.prefetch, "consumer over its prefetch"
@@ -282,7 +296,9 @@ class Queue:
             return False
         if args.message_ttl is not None and (ttl_ms is None or args.message_ttl < ttl_ms):
             ttl_ms = args.message_ttl  # spec 3.1: the lower TTL wins
-        entry = Entry(message, next(self._sequence), None if ttl_ms is None else now + ttl_ms / 1000)
+        entry = Entry(
+            message, next(self._sequence), None if ttl_ms is None else now + ttl_ms / 1000
+        )
         if not ready.count and self._consumers:
             consumer = self._next_consumer()
             if consumer is not None:

@@ -45,7 +45,11 @@ def generate_name(prefix: str) -> str:
 def parse_expiration(expiration: str) -> int:
     """The ``expiration`` property in milliseconds; 406 unless a decimal 0..315360000000 (spec 3.2)."""
     try:
-        value = int(expiration) if expiration.strip() == expiration and expiration.lstrip("-").isdigit() else None
+        value = (
+            int(expiration)
+            if expiration.strip() == expiration and expiration.lstrip("-").isdigit()
+            else None
+        )
     except ValueError:
         value = None
     if value is None or not expiration.isascii():

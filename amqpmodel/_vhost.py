@@ -47,7 +47,9 @@ class VirtualHost:
         self.default_exchange = self.exchanges[""]
 
     def __repr__(self) -> str:
-        return f"<VirtualHost {self.name!r} exchanges={len(self.exchanges)} queues={len(self.queues)}>"
+        return (
+            f"<VirtualHost {self.name!r} exchanges={len(self.exchanges)} queues={len(self.queues)}>"
+        )
 
     def _repr_html_(self) -> str:
         from ._inspect import vhost_html
@@ -76,12 +78,18 @@ class VirtualHost:
     # ----------------------------------------------------------------- bindings
 
     @staticmethod
-    def _identity(destination: Queue | Exchange, routing_key: str, arguments: dict[str, Any]) -> Hashable:
+    def _identity(
+        destination: Queue | Exchange, routing_key: str, arguments: dict[str, Any]
+    ) -> Hashable:
         kind = "queue" if isinstance(destination, Queue) else "exchange"
         return (kind, destination.name, routing_key, freeze_arguments(arguments))
 
     def add_binding(
-        self, source: Exchange, destination: Queue | Exchange, routing_key: str, arguments: dict[str, Any]
+        self,
+        source: Exchange,
+        destination: Queue | Exchange,
+        routing_key: str,
+        arguments: dict[str, Any],
     ) -> None:
         identity = self._identity(destination, routing_key, arguments)
         if identity in source._bindings_out:
@@ -99,7 +107,11 @@ class VirtualHost:
         destination._bindings_in[(source.name, identity)] = binding
 
     def remove_binding(
-        self, source: Exchange, destination: Queue | Exchange, routing_key: str, arguments: dict[str, Any]
+        self,
+        source: Exchange,
+        destination: Queue | Exchange,
+        routing_key: str,
+        arguments: dict[str, Any],
     ) -> None:
         identity = self._identity(destination, routing_key, arguments)
         if source._bindings_out.pop(identity, None) is None:
@@ -110,7 +122,11 @@ class VirtualHost:
 
     def _maybe_auto_delete_exchange(self, exchange: Exchange) -> None:
         # spec 1.10: when its last binding as source goes
-        if exchange.auto_delete and not exchange._bindings_out and self.exchanges.get(exchange.name) is exchange:
+        if (
+            exchange.auto_delete
+            and not exchange._bindings_out
+            and self.exchanges.get(exchange.name) is exchange
+        ):
             self.delete_exchange(exchange)
 
     def _unbind_destination(self, destination: Queue | Exchange) -> None:
@@ -164,7 +180,9 @@ class VirtualHost:
 
     # ----------------------------------------------------------------- routing (spec 1.2, 1.21-1.24)
 
-    def route(self, exchange: Exchange, routing_keys: Sequence[str], headers: dict[str, Any] | None) -> list[Queue]:
+    def route(
+        self, exchange: Exchange, routing_keys: Sequence[str], headers: dict[str, Any] | None
+    ) -> list[Queue]:
         """The queues a message reaches, each once, following e2e bindings and alternates."""
         if exchange is self.default_exchange:
             queues = self.queues

@@ -1,0 +1,297 @@
+"""The asyncio driver: sockets, timers and the background thread around ``ServerConnection``.
+
+One event loop serves every client. Frames are handled on the loop thread;
+the core is shared with any in-process user of the same ``Broker`` (the
+broker's lock makes that safe) and wakes a connection when the core has
+something for it (``Connection.set_wakeup``). The loop also settles the
+broker's timers (TTL, queue expiry) when they come due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from amqpmodel._broker import Broker
+
+from ._protocol import ServerConnection, ServerSettings
+
+__all__ = ["Server", "run_server", "serve"]
+
+log = logging.getLogger("amqpmodel.server")
+
+_SHUTDOWN_TEXT = "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'"
+
+
+def _is_loopback(address: Any) -> bool:
+    try:
+        return ipaddress.ip_address(
+            address[0] if isinstance(address, tuple) else address
+        ).is_loopback
+    except (ValueError, TypeError, IndexError):
+        return isinstance(address, str)  # a Unix socket is local
+
+
+class _Protocol(asyncio.Protocol):
+    """Glue between an asyncio transport and one ``ServerConnection``."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.loop = server.loop
+        self.transport: asyncio.Transport | None = None
+        self.connection: ServerConnection | None = None
+        self._heartbeat: asyncio.TimerHandle | None = None
+        self._drain_scheduled = False
+        self._closing_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        peername = transport.get_extra_info("peername")
+        peer = f"{peername[0]}:{peername[1]}" if isinstance(peername, tuple) else str(peername)
+        self.connection = ServerConnection(
+            self.server.broker,
+            transport.write,
+            self._close,
+            peer=peer,
+            loopback=_is_loopback(peername),
+            settings=self.server.settings,
+            wakeup=self._wakeup,
+        )
+        self.server._connections.add(self)
+        log.info("accepting AMQP connection %s", peer)
+
+    def _wakeup(self) -> None:
+        """Called by the core (under its lock, maybe from another thread) when events are pending."""
+        if self._drain_scheduled:
+            return
+        self._drain_scheduled = True
+        if threading.get_ident() == self.server._thread_id:
+            self.loop.call_soon(self._drain)
+        else:
+            self.loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        self._drain_scheduled = False
+        connection = self.connection
+        if connection is not None:
+            connection.drain()
+            self._after_io()
+
+    def data_received(self, data: bytes) -> None:
+        connection = self.connection
+        assert connection is not None
+        connection.data_received(data)
+        self._after_io()
+
+    def _after_io(self) -> None:
+        connection = self.connection
+        assert connection is not None
+        if connection.heartbeat and self._heartbeat is None and not connection.closed:
+            self._schedule_heartbeat()
+        if connection._state == "closing" and self._closing_timer is None:
+            # a client that never answers connection.close is hung up on
+            self._closing_timer = self.loop.call_later(3.0, self._close)
+        self.server._arm_timer()
+
+    def _schedule_heartbeat(self) -> None:
+        connection = self.connection
+        assert connection is not None
+        self._heartbeat = self.loop.call_later(connection.heartbeat / 2, self._heartbeat_tick)
+
+    def _heartbeat_tick(self) -> None:
+        connection = self.connection
+        if connection is None or connection.closed:
+            return
+        connection.heartbeat_tick()
+        if not connection.closed:
+            self._schedule_heartbeat()
+
+    def _close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        connection = self.connection
+        if connection is not None:
+            connection.connection_lost()
+            log.info("closed AMQP connection %s", connection.peer)
+        for timer in (self._heartbeat, self._closing_timer):
+            if timer is not None:
+                timer.cancel()
+        self.server._connections.discard(self)
+        self.server._arm_timer()
+
+
+class Server:
+    """An AMQP 0-9-1 server for a ``Broker`` on an asyncio event loop."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        host: str = "127.0.0.1",
+        port: int = 5672,
+        *,
+        settings: ServerSettings | None = None,
+    ) -> None:
+        self.broker = broker
+        self.host = host
+        self.port = port
+        self.settings = settings or ServerSettings()
+        self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
+        self._server: asyncio.Server | None = None
+        self._connections: set[_Protocol] = set()
+        self._thread_id = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_deadline = float("inf")
+
+    @property
+    def url(self) -> str:
+        host = self.host if ":" not in self.host else f"[{self.host}]"
+        return f"amqp://guest:guest@{host}:{self.port}/%2F"
+
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._thread_id = threading.get_ident()
+        self._server = await self.loop.create_server(
+            lambda: _Protocol(self), self.host, self.port, reuse_address=True
+        )
+        sockets = self._server.sockets
+        if sockets:
+            self.port = sockets[0].getsockname()[1]
+        log.info("amqpmodel listening on %s:%s", self.host, self.port)
+
+    # broker timers (TTL, x-expires) settle on the loop when they come due
+
+    def _arm_timer(self) -> None:
+        deadline = self.broker._next_deadline()
+        if deadline is None:
+            return
+        if self._timer is not None and self._timer_deadline <= deadline:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        delay = max(0.0, deadline - self.broker.clock.now())
+        self._timer_deadline = deadline
+        self._timer = self.loop.call_later(delay + 0.0005, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_deadline = float("inf")
+        self.broker.tick()
+        for protocol in list(self._connections):
+            connection = protocol.connection
+            if connection is not None and connection.core is not None and connection.core._pending:
+                protocol._drain()
+        self._arm_timer()
+
+    async def stop(self, reply_text: str = _SHUTDOWN_TEXT) -> None:
+        """Stop listening and close every connection with 320 (connection.close, then the socket)."""
+        if self._server is not None:
+            self._server.close()
+        for protocol in list(self._connections):
+            if protocol.connection is not None:
+                protocol.connection.close(320, reply_text)
+        for _ in range(50):  # up to 0.5 s for clients to answer close-ok
+            if not self._connections:
+                break
+            await asyncio.sleep(0.01)
+        for protocol in list(self._connections):
+            protocol._close()
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+
+
+def run_server(
+    broker: Broker,
+    host: str = "127.0.0.1",
+    port: int = 5672,
+    *,
+    settings: ServerSettings | None = None,
+    ready: Any = None,
+) -> None:
+    """Serve until interrupted (Ctrl-C closes every connection with 320 first).
+
+    ``ready(server)`` is called once the socket listens (``server.port`` is the
+    real port when ``port`` was 0).
+    """
+    server = Server(broker, host, port, settings=settings)
+
+    async def main() -> None:
+        await server.start()
+        stopping = asyncio.Event()
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    server.loop.add_signal_handler(signum, stopping.set)
+        if ready is not None:
+            ready(server)
+        try:
+            await stopping.wait()
+        finally:
+            await server.stop()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        log.info("amqpmodel stopped")
+
+
+@contextlib.contextmanager
+def serve(
+    broker: Broker | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    settings: ServerSettings | None = None,
+) -> Iterator[str]:
+    """Run a server in a background thread for the duration of a ``with`` block; yield its URL.
+
+    >>> from amqpmodel import Broker
+    >>> with serve(Broker()) as url:  # doctest: +SKIP
+    ...     pika.BlockingConnection(pika.URLParameters(url))
+    """
+    server = Server(broker if broker is not None else Broker(), host, port, settings=settings)
+    started = threading.Event()
+    failure: list[BaseException] = []
+    stop: list[asyncio.Event] = []
+
+    async def main() -> None:
+        try:
+            await server.start()
+        except BaseException as error:
+            failure.append(error)
+            started.set()
+            return
+        stop.append(asyncio.Event())
+        started.set()
+        await stop[0].wait()
+        await server.stop()
+
+    thread = threading.Thread(
+        target=asyncio.run, args=(main(),), name="amqpmodel-server", daemon=True
+    )
+    thread.start()
+    started.wait()
+    if failure:
+        thread.join()
+        raise failure[0]
+    try:
+        yield server.url
+    finally:
+        server.loop.call_soon_threadsafe(stop[0].set)
+        thread.join(timeout=10)
