@@ -1,16 +1,17 @@
 """The topic-exchange binding trie: add and remove binding keys, match routing keys (spec 1.13-1.15).
 
-Matching walks the trie word by word, so its cost depends on the routing key
-and on the wildcards met on the way, not on the number of bindings. Results
-are cached per routing key until the bindings change.
+Matching runs the trie as an automaton over the routing key's words, so its
+cost depends on the key and on how many binding prefixes it matches along the
+way (wildcards keep several nodes live), not on the number of bindings as
+such. Results are cached per routing key until the bindings change.
 
-Complexity: add/remove O(words); match O(words x wildcard branches) on a
-cache miss, O(1) on a hit.
+Complexity: add/remove O(words); match O(words x live nodes) on a cache miss,
+O(1) on a hit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from typing import Generic, TypeVar
 
 __all__ = ["TopicTrie"]
@@ -21,12 +22,30 @@ _CACHE_LIMIT = 4096
 
 
 class _Node(Generic[D]):
-    __slots__ = ("children", "destinations")
+    __slots__ = ("children", "destinations", "is_hash")
 
-    def __init__(self) -> None:
+    def __init__(self, is_hash: bool = False) -> None:
+        self.is_hash = is_hash
         self.children: dict[str, _Node[D]] = {}
         # destination -> number of bindings (different arguments) ending here
         self.destinations: dict[D, int] = {}
+
+
+def _with_hash_children(nodes: Iterable[_Node[D]]) -> list[_Node[D]]:
+    """``nodes`` plus every ``#`` child reachable through ``#`` children (zero-word matches)."""
+    result = list(nodes)
+    seen = set(result) if len(result) > 1 else None
+    i = 0
+    while i < len(result):
+        hash_child = result[i].children.get("#")
+        i += 1
+        if hash_child is not None:
+            if seen is None:
+                seen = set(result)
+            if hash_child not in seen:
+                seen.add(hash_child)
+                result.append(hash_child)
+    return result
 
 
 class TopicTrie(Generic[D]):
@@ -43,7 +62,7 @@ class TopicTrie(Generic[D]):
         for word in binding_key.split(".") if binding_key else ():
             child = node.children.get(word)
             if child is None:
-                child = node.children[word] = _Node()
+                child = node.children[word] = _Node(word == "#")
             node = child
         node.destinations[destination] = node.destinations.get(destination, 0) + 1
         self._cache.clear()
@@ -76,47 +95,41 @@ class TopicTrie(Generic[D]):
         cached = self._cache.get(routing_key)
         if cached is not None:
             return cached
-        words = routing_key.split(".") if routing_key else []
-        found: dict[D, None] = {}
-        self._walk(self._root, words, 0, found, set())
-        result = tuple(found)
+        result = self._match(routing_key.split(".") if routing_key else [])
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
         self._cache[routing_key] = result
         return result
 
-    def _walk(
-        self,
-        node: _Node[D],
-        words: list[str],
-        i: int,
-        found: dict[D, None],
-        seen: set[tuple[int, int]],
-    ) -> None:
-        # (node, position) pairs already explored: with several "#" the same
-        # state is reachable by many paths, and each is explored once.
-        state = (id(node), i)
-        if state in seen:
-            return
-        seen.add(state)
-        children = node.children
-        hash_child = children.get("#")
-        if i == len(words):
-            for destination in node.destinations:
-                found[destination] = None
-            if hash_child is not None:
-                self._walk(hash_child, words, i, found, seen)
-            return
-        literal = children.get(words[i])
-        if literal is not None:
-            self._walk(literal, words, i + 1, found, seen)
-        star = children.get("*")
-        if star is not None and star is not literal:
-            self._walk(star, words, i + 1, found, seen)
-        if hash_child is not None:
-            # "#" matches zero or more words: try every remaining suffix
-            for j in range(i, len(words) + 1):
-                self._walk(hash_child, words, j, found, seen)
+    def _match(self, words: list[str]) -> tuple[D, ...]:
+        """Run the trie as an automaton: the set of live nodes after each word.
+
+        A ``#`` node stays live on every word (it absorbs it) and is live as
+        soon as its parent is (it matches zero words), so each node is visited
+        at most once per word: O(words x live nodes), without recursion.
+        """
+        active = _with_hash_children([self._root])
+        for word in words:
+            following: dict[_Node[D], None] = {}
+            for node in active:
+                if node.is_hash:
+                    following[node] = None
+                children = node.children
+                if children:
+                    child = children.get(word)
+                    if child is not None:
+                        following[child] = None
+                    star = children.get("*")
+                    if star is not None:
+                        following[star] = None
+            if not following:
+                return ()
+            active = _with_hash_children(following)
+        found: dict[D, None] = {}
+        for node in active:
+            if node.destinations:
+                found.update(dict.fromkeys(node.destinations))
+        return tuple(found)
 
     def __len__(self) -> int:
         def count(node: _Node[D]) -> int:
