@@ -847,10 +847,13 @@ class Channel:
                 queue._unacked -= 1
                 queue.stats.acked += 1
             elif action == "requeue":
-                queue._requeue(entry, now)
+                queue._requeue(entry, now, settle=False)
             else:
                 queue._reject(entry, now)
             touched[queue] = None
+        if action == "requeue":
+            for queue in touched:
+                queue._settle_after_requeue(now)  # spec 5.5: after the whole batch is back
         if self._global_prefetch:
             for consumer in self._consumers.values():
                 touched[consumer.queue] = None

@@ -52,7 +52,8 @@ class AMQPError(Exception):
         text = f"{self.reply_name} - {explanation}" if explanation else self.reply_name
         encoded = text.encode("utf-8")
         if len(encoded) > _MAX_REPLY_TEXT:
-            text = encoded[:_MAX_REPLY_TEXT].decode("utf-8", "ignore")
+            # as RabbitMQ: the first 252 bytes (whole characters) and "..."
+            text = encoded[: _MAX_REPLY_TEXT - 3].decode("utf-8", "ignore") + "..."
         self.reply_text = text
         self.class_id = class_id
         self.method_id = method_id

@@ -457,8 +457,13 @@ class Queue:
         if consumer is not None:
             consumer.unacked -= 1
 
-    def _requeue(self, entry: Entry, now: float) -> None:
-        """Put an unacked message back at its original position (spec 2.12)."""
+    def _requeue(self, entry: Entry, now: float, settle: bool = True) -> None:
+        """Put an unacked message back at its original position (spec 2.12).
+
+        A batch (multiple nack, recover, close) passes ``settle=False`` for each
+        message and calls ``_settle_after_requeue`` once: the whole batch is
+        back before heads are dropped or expired (spec 5.5), as RabbitMQ does.
+        """
         self._unacked -= 1
         if self._deleted:
             self.stats.dropped["deleted"] += 1
@@ -468,6 +473,12 @@ class Queue:
         self._ready_bytes += len(entry.message.body)
         if entry.deadline is not None:
             self._may_expire = True
+        if settle:
+            self._settle_after_requeue(now)
+
+    def _settle_after_requeue(self, now: float) -> None:
+        if self._deleted:
+            return
         if self._args.overflow == "drop-head" and (
             self._args.max_length is not None or self._args.max_length_bytes is not None
         ):

@@ -256,7 +256,8 @@ def content_frames(
     channel: int, properties: BasicProperties, body: bytes, frame_max: int
 ) -> list[bytes]:
     """The content header frame and the body frames of one message."""
-    encoded = properties.encoded if type(properties) is EncodedProperties else None  # type: ignore[attr-defined]
+    # attrs.evolve (dead-lettering, BCC removal) copies the class but not ``encoded``
+    encoded = getattr(properties, "encoded", None) if type(properties) is EncodedProperties else None
     if encoded is None:
         encoded = b"\x00\x00" if properties is EMPTY_PROPERTIES else _encode_properties(properties)
     header = _CONTENT_HEADER.pack(60, 0, len(body)) + encoded
