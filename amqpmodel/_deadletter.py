@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-from ._properties import Annotations, Death, Message
+from ._properties import Annotations, BasicProperties, Death, Message
 
 __all__ = ["dead_letter_message", "is_cycle", "routing_keys_of"]
 
@@ -33,9 +33,39 @@ def routing_keys_of(message: Message) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
+_last_timestamp: tuple[int, datetime.datetime] = (-1, datetime.datetime(1970, 1, 1))
+
+
 def _timestamp(when: float) -> datetime.datetime:
-    # AMQP timestamps are whole seconds; pika decodes them to naive UTC datetimes
-    return datetime.datetime.fromtimestamp(int(when), _UTC).replace(tzinfo=None)
+    # AMQP timestamps are whole seconds; pika decodes them to naive UTC datetimes.
+    # A mass expiry dead-letters many messages in the same second: reuse the last one.
+    global _last_timestamp
+    second = int(when)
+    if _last_timestamp[0] != second:
+        value = datetime.datetime.fromtimestamp(second, _UTC).replace(tzinfo=None)
+        _last_timestamp = (second, value)
+    return _last_timestamp[1]
+
+
+def _with_headers(properties: BasicProperties, headers: dict[str, Any]) -> BasicProperties:
+    """``properties`` with new headers and no expiration (spec 4.6); cheaper than attrs.evolve."""
+    p = properties
+    return BasicProperties(
+        p.content_type,
+        p.content_encoding,
+        headers,
+        p.delivery_mode,
+        p.priority,
+        p.correlation_id,
+        p.reply_to,
+        None,
+        p.message_id,
+        p.timestamp,
+        p.type,
+        p.user_id,
+        p.app_id,
+        p.cluster_id,
+    )
 
 
 def _death_table(death: Death) -> dict[str, Any]:
@@ -99,7 +129,7 @@ def dead_letter_message(
     headers["x-last-death-queue"] = queue_name
     headers["x-last-death-reason"] = reason
     headers["x-last-death-exchange"] = message.exchange
-    new_properties = attrs.evolve(properties, headers=headers, expiration=None)  # spec 4.6
+    new_properties = _with_headers(properties, headers)  # spec 4.6: expiration removed
     new_annotations = Annotations(bcc=annotations.bcc, deaths=tuple(deaths), first_death=first)
     routing_key = (
         dead_letter_routing_key if dead_letter_routing_key is not None else message.routing_key

@@ -7,6 +7,7 @@ pending events (DESIGN.md, "How a message flows").
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -335,17 +336,30 @@ class Queue:
     def _expire_head(self, now: float) -> None:
         """Drop (or dead-letter) expired messages at the head only (spec 3.3)."""
         ready = self._ready
-        while True:
-            head = ready.head()
-            if head is None:
-                self._may_expire = False
-                return
-            deadline = head.deadline
-            if deadline is None or deadline > now:
-                break
-            ready.pop()
-            self._ready_bytes -= len(head.message.body)
-            self._dead_letter_or_drop(head, "expired", deadline)
+        expired = 0
+        paused_gc = False
+        try:
+            while True:
+                head = ready.head()
+                if head is None:
+                    self._may_expire = False
+                    return
+                deadline = head.deadline
+                if deadline is None or deadline > now:
+                    break
+                ready.pop()
+                self._ready_bytes -= len(head.message.body)
+                self._dead_letter_or_drop(head, "expired", deadline)
+                expired += 1
+                if expired == 1000 and gc.isenabled():
+                    # a mass expiry (a clock.advance over many TTLs) creates many
+                    # objects and no garbage cycles: collecting meanwhile only
+                    # re-walks the live heap again and again
+                    gc.disable()
+                    paused_gc = True
+        finally:
+            if paused_gc:
+                gc.enable()
         if deadline is not None and (self._ttl_timer is None or deadline < self._ttl_timer):
             self._ttl_timer = deadline
             self._vhost._timers.schedule(deadline, self._on_ttl_timer)
