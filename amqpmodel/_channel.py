@@ -638,7 +638,12 @@ class Channel:
             if self._closed is not None or self._timers.next != INFINITY:
                 self._enter()
             try:
-                target = self._existing_queue(self._queue_name(queue))
+                target = self._vhost.queues.get(queue) if type(queue) is str else None
+                if target is None or (
+                    target.owner is not None and target.owner is not self.connection
+                ):
+                    # the general path: name checks, the last-declared queue, errors
+                    target = self._existing_queue(self._queue_name(queue))
                 entry = target._get()
             except AMQPError as error:
                 self._fail(error, 60, 70)

@@ -114,12 +114,14 @@ class Annotations:
     first_death: tuple[str, str, str] | None = None
 
 
-@attrs.frozen(slots=True)
+@attrs.define(slots=True)
 class Message:
     """A published message as a queue holds it.
 
     One ``Message`` is shared by every queue a publish reaches: the body is
-    never copied (DESIGN.md, performance budget).
+    never copied (DESIGN.md, performance budget). Treat it as read-only; it is
+    not frozen only because frozen attrs classes are slower to create, and one
+    is created per publish.
     """
 
     exchange: str
