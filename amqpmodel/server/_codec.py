@@ -257,7 +257,9 @@ def content_frames(
 ) -> list[bytes]:
     """The content header frame and the body frames of one message."""
     # attrs.evolve (dead-lettering, BCC removal) copies the class but not ``encoded``
-    encoded = getattr(properties, "encoded", None) if type(properties) is EncodedProperties else None
+    encoded = (
+        getattr(properties, "encoded", None) if type(properties) is EncodedProperties else None
+    )
     if encoded is None:
         encoded = b"\x00\x00" if properties is EMPTY_PROPERTIES else _encode_properties(properties)
     header = _CONTENT_HEADER.pack(60, 0, len(body)) + encoded

@@ -312,6 +312,8 @@ class ServerConnection:
             elif frame_type == FRAME_HEARTBEAT:
                 if channel != 0:
                     raise FrameError(f"heartbeat frame on channel {channel}")
+                if length:
+                    raise FrameError(f"heartbeat frame with a {length}-byte payload")
             else:
                 raise FrameError(f"unknown frame type {frame_type}")
         return offset
@@ -337,7 +339,7 @@ class ServerConnection:
                 f"unknown method: class {index >> 16}, method {index & 0xFFFF}"
             ) from None
         except DecodeError as error:
-            raise FrameSyntaxError(str(error)) from None
+            raise FrameError(f"cannot decode method frame: {error}") from None
 
     # ----------------------------------------------------------------- connection negotiation
 
@@ -375,11 +377,13 @@ class ServerConnection:
             self._unopened_channel_method(channel, payload)
             return
         method = self._decode(payload)
-        if server_channel.content is not None:
-            raise UnexpectedFrame(
-                "expected content header for class 60, got non content header frame instead",
-                *_ids(method),
-            )
+        content = server_channel.content
+        if content is not None:
+            if content.properties is None:
+                text = "expected content header for class 60, got non content header frame instead"
+            else:
+                text = "expected content body, got non content body frame instead"
+            raise UnexpectedFrame(text, 60, 40)  # the ids of the incomplete basic.publish
         self._channel_method(server_channel, method)
 
     def _connection_method(self, method: Method) -> None:
@@ -402,6 +406,10 @@ class ServerConnection:
             pass
         elif state == "opened" and isinstance(method, commands.Connection.CloseOk):
             self._state = "closed"
+        elif state == "opened":
+            raise ChannelError(
+                f"unexpected method {method.name} on channel 0", *_ids(method)
+            )  # spec 9.4: channel.open on 0, a second connection.open...
         else:
             raise CommandInvalid(
                 f"unexpected method {method.name} in connection state '{state}'", *_ids(method)
@@ -537,6 +545,8 @@ class ServerConnection:
         self, server_channel: _ServerChannel, error: AMQPError, method: Method | None
     ) -> None:
         """channel.close for a channel-level error (spec 9.1, 9.3)."""
+        if self._state != "opened":
+            return
         class_id, method_id = (
             _ids(method) if method is not None else (error.class_id, error.method_id)
         )
@@ -585,7 +595,7 @@ class ServerConnection:
         if content is None or content.properties is not None:
             raise UnexpectedFrame("expected method frame, got non method frame instead", 60, 40)
         if len(payload) < 14:
-            raise FrameSyntaxError("content header frame too short", 60, 40)
+            raise FrameError("content header frame too short", 60, 40)
         class_id, _, size = _CONTENT_HEADER.unpack_from(payload)
         if class_id != 60:
             raise UnexpectedFrame(
@@ -741,6 +751,8 @@ class ServerConnection:
 
     def _on_channel_closed(self, core: Channel, reason: AMQPError | None) -> None:
         """The core closed a channel on its own (not by a method we handled): tell the client."""
+        if self._state != "opened":
+            return  # connection.close was sent: nothing may follow it (AMQP 0-9-1, 2.2.4)
         server_channel = self._channels.get(core.channel_number)
         if server_channel is None or server_channel.core is not core or reason is None:
             return
