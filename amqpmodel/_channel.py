@@ -120,6 +120,7 @@ class Channel:
         self._broker = connection.broker
         self._lock = connection.broker._lock
         self._timers = connection.broker._timers
+        self._now = connection.broker.clock.now
         self._vhost = connection.vhost
         self._closed: tuple[int, str] | None = None
         self._delivery_tag = 0
@@ -515,8 +516,10 @@ class Channel:
         """Publish a message. On a confirming channel, raise ``UnroutableError`` for a
         returned mandatory message and ``NackError`` for a nacked one (as pika)."""
         with self._lock:
-            if self._closed is not None or self._timers.next != INFINITY:
+            if self._closed is not None:
                 self._enter()
+            elif self._timers.next != INFINITY and self._timers.next <= self._now():
+                self._broker.tick()  # a timer is due: settle it first
             try:
                 outcome = self._publish(
                     exchange, routing_key, body, properties, mandatory, immediate
@@ -635,8 +638,10 @@ class Channel:
     ) -> tuple[GetOk, BasicProperties, bytes] | tuple[None, None, None]:
         """basic.get: one message or ``(None, None, None)`` (spec 7.9)."""
         with self._lock:
-            if self._closed is not None or self._timers.next != INFINITY:
+            if self._closed is not None:
                 self._enter()
+            elif self._timers.next != INFINITY and self._timers.next <= self._now():
+                self._broker.tick()  # a timer is due: settle it first
             try:
                 target = self._vhost.queues.get(queue) if type(queue) is str else None
                 if target is None or (
@@ -880,8 +885,10 @@ class Channel:
 
     def basic_ack(self, delivery_tag: int = 0, multiple: bool = False) -> None:
         with self._lock:
-            if self._closed is not None or self._timers.next != INFINITY:
+            if self._closed is not None:
                 self._enter()
+            elif self._timers.next != INFINITY and self._timers.next <= self._now():
+                self._broker.tick()  # a timer is due: settle it first
             unacked = self._unacked
             if (
                 not multiple

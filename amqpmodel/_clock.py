@@ -22,14 +22,13 @@ class Clock(Protocol):
 class MonotonicClock:
     """Wall-clock time that cannot step backwards (monotonic, anchored at creation)."""
 
-    __slots__ = ("_base_mono", "_base_wall")
+    __slots__ = ("_offset",)
 
     def __init__(self) -> None:
-        self._base_wall = time.time()
-        self._base_mono = time.monotonic()
+        self._offset = time.time() - time.monotonic()
 
     def now(self) -> float:
-        return self._base_wall + (time.monotonic() - self._base_mono)
+        return time.monotonic() + self._offset
 
     def __repr__(self) -> str:
         return f"MonotonicClock(now={self.now():.3f})"
