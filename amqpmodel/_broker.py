@@ -16,9 +16,10 @@ from ._vhost import VirtualHost
 if TYPE_CHECKING:
     from ._connection import Connection
 
-__all__ = ["Broker", "DEFAULT_MAX_MESSAGE_SIZE"]
+__all__ = ["DEFAULT_CONSUMER_TIMEOUT", "DEFAULT_MAX_MESSAGE_SIZE", "Broker"]
 
 DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024  # spec 0.4
+DEFAULT_CONSUMER_TIMEOUT = 1800.0  # seconds, spec 0.8 (RabbitMQ's consumer_timeout, 30 min)
 
 
 class Broker:
@@ -39,9 +40,13 @@ class Broker:
         *,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         default_user: tuple[str, str] | None = ("guest", "guest"),
+        consumer_timeout: float | None = DEFAULT_CONSUMER_TIMEOUT,
     ) -> None:
         self.clock: Clock = clock if clock is not None else MonotonicClock()
         self.max_message_size = max_message_size
+        # seconds a delivery may stay unacknowledged before its channel is
+        # closed with 406 (spec 0.8); None disables the check
+        self.consumer_timeout = consumer_timeout
         self._lock = threading.RLock()
         self._condition = threading.Condition(self._lock)
         self._waiters = 0

@@ -141,6 +141,10 @@ class Channel:
         self._close_callbacks: list[Callable[..., Any]] = []
         self._consuming = False
         self._generator: _ConsumeGenerator | None = None
+        # consumer ack timeout (spec 0.8): (delivery tag, time) marks taken while
+        # unacked deliveries exist; a delivery with a tag up to a mark's tag was
+        # made no later than that mark's time. Empty when not watching.
+        self._ack_marks: list[tuple[int, float]] = []
 
     def __repr__(self) -> str:
         state = "open" if self._closed is None else "closed"
@@ -663,6 +667,8 @@ class Channel:
                 stats.acked += 1
             else:
                 self._unacked[tag] = (entry, target, None)
+                if not self._ack_marks:
+                    self._watch_acks(tag)
                 target._unacked += 1
             message = entry.message
             method = GetOk(
@@ -784,6 +790,8 @@ class Channel:
             queue.stats.acked += 1
         else:
             self._unacked[tag] = (entry, queue, consumer)
+            if not self._ack_marks:
+                self._watch_acks(tag)
             consumer.unacked += 1
             self._global_unacked += 1
             queue._unacked += 1
@@ -803,6 +811,47 @@ class Channel:
                 message.body,
             )
         )
+
+    # ----------------------------------------------------------------- consumer ack timeout (spec 0.8)
+
+    _ACK_CHECK_INTERVAL = 60.0  # seconds between checks, as RabbitMQ's channel tick
+
+    def _watch_acks(self, tag: int) -> None:
+        """The first unacked delivery since the channel had none: start checking its age."""
+        timeout = self._broker.consumer_timeout
+        if timeout is None:
+            self._ack_marks.append((tag, INFINITY))  # not watching; the mark stops further calls
+            return
+        now = self._now()
+        self._ack_marks.append((tag, now))
+        self._timers.schedule(now + min(self._ACK_CHECK_INTERVAL, timeout), self._check_acks)
+
+    def _check_acks(self, deadline: float, now: float) -> None:
+        """Timer: close the channel with 406 when its oldest unacked delivery is too old."""
+        marks = self._ack_marks
+        timeout = self._broker.consumer_timeout
+        if self._closed is not None or not self._unacked or timeout is None:
+            marks.clear()
+            return
+        oldest = next(iter(self._unacked))
+        while len(marks) > 1 and marks[0][0] < oldest and marks[1][0] <= oldest:
+            del marks[0]  # marks before the oldest unacked delivery no longer matter
+        delivered_by = next((t for tag, t in marks if tag >= oldest), now)
+        if now - delivered_by >= timeout:
+            marks.clear()
+            error = PreconditionFailed(
+                f"delivery acknowledgement on channel {self.channel_number} timed out. "
+                f"Timeout value used: {round(timeout * 1000)} ms. This timeout value can be "
+                "configured, see consumers doc guide to learn more",
+                60,
+                80,
+            )
+            self._shutdown(error.reply_code, error.reply_text, error)
+            return
+        if self._delivery_tag > marks[-1][0]:
+            marks.append((self._delivery_tag, now))
+        next_check = min(now + self._ACK_CHECK_INTERVAL, delivered_by + timeout)
+        self._timers.schedule(max(next_check, now), self._check_acks)
 
     @_amqp_method(60, 10)
     def basic_qos(

@@ -121,7 +121,9 @@ class Connection:
         with self.broker._lock:
             self._close_by_broker(reply_code, reply_text)
 
-    def _close_by_broker(self, reply_code: int, reply_text: str, error: AMQPError | None = None) -> None:
+    def _close_by_broker(
+        self, reply_code: int, reply_text: str, error: AMQPError | None = None
+    ) -> None:
         """Close; ``error`` (the reason, for the channels' close callbacks) when it is not a normal close."""
         if self._closed is not None:
             return

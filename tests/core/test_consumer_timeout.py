@@ -1,0 +1,144 @@
+"""Consumer acknowledgement timeout (spec 0.8): an unacked delivery older than
+``consumer_timeout`` (30 minutes by default) closes its channel with 406.
+
+RabbitMQ checks once a minute, so a channel closes between the timeout and a
+minute after it; the tests allow that window and no more.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from amqpmodel import Broker, Channel, ChannelClosed, PreconditionFailed, VirtualClock
+
+TIMEOUT_TEXT = (
+    "PRECONDITION_FAILED - delivery acknowledgement on channel 1 timed out. Timeout value used: "
+    "1800000 ms. This timeout value can be configured, see consumers doc guide to learn more"
+)
+
+
+def _consume_without_ack(ch: Channel, queue: str = "q") -> list[int]:
+    tags: list[int] = []
+    ch.basic_consume(queue, lambda c, m, p, b: tags.append(m.delivery_tag))
+    return tags
+
+
+def test_unacked_delivery_closes_channel_after_30_minutes_spec_0_8(
+    broker: Broker, clock: VirtualClock, ch: Channel
+) -> None:
+    closed: list[Any] = []
+    ch.add_on_close_callback(lambda channel, reason: closed.append(reason))
+    ch.queue_declare("q")
+    tags = _consume_without_ack(ch)
+    ch.basic_publish("", "q", b"slow")
+    broker.run_until_idle()
+    assert tags == [1]
+    clock.advance(1799)
+    assert ch.is_open
+    clock.advance(61)
+    assert ch.is_closed
+    with pytest.raises(ChannelClosed) as info:
+        ch.basic_ack(1)
+    assert info.value.reply_code == 406
+    assert info.value.reply_text == TIMEOUT_TEXT
+    broker.run_until_idle()
+    assert isinstance(closed[0], PreconditionFailed)
+    assert closed[0].reply_text == TIMEOUT_TEXT
+    queue = broker.queues["q"]
+    assert queue.messages_ready == 1  # requeued by the close (spec 7.13)
+    assert queue.messages_unacknowledged == 0 and queue.consumer_count == 0
+
+
+def test_basic_get_without_ack_times_out_too_spec_0_8(
+    broker: Broker, clock: VirtualClock, ch: Channel
+) -> None:
+    ch.queue_declare("q")
+    ch.basic_publish("", "q", b"m")
+    method, _, _ = ch.basic_get("q")
+    assert method is not None
+    clock.advance(1860)
+    assert ch.is_closed and ch.connection.is_open  # a channel error, not a connection error
+    method, _, _ = broker.connect().channel().basic_get("q", auto_ack=True)
+    assert method is not None and method.redelivered
+
+
+def test_acked_in_time_keeps_channel_open_spec_0_8(
+    broker: Broker, clock: VirtualClock, ch: Channel
+) -> None:
+    ch.queue_declare("q")
+    tags = _consume_without_ack(ch)
+    for minute in range(90):  # one message a minute, each acked 20 minutes later
+        ch.basic_publish("", "q", b"%d" % minute)
+        broker.run_until_idle()
+        if minute >= 20:
+            ch.basic_ack(tags[minute - 20])
+        clock.advance(60)
+    assert ch.is_open
+
+
+def test_age_is_measured_from_each_delivery_spec_0_8(
+    broker: Broker, clock: VirtualClock, ch: Channel
+) -> None:
+    ch.queue_declare("q")
+    tags = _consume_without_ack(ch)
+    ch.basic_publish("", "q", b"first")
+    broker.run_until_idle()
+    clock.advance(1000)
+    ch.basic_publish("", "q", b"second")
+    broker.run_until_idle()
+    ch.basic_ack(tags[0])
+    clock.advance(1000)  # the first would be 2000 s old; the second is 1000 s old
+    assert ch.is_open
+    clock.advance(860)
+    assert ch.is_closed
+
+
+def test_auto_ack_consumers_never_time_out_spec_0_8(
+    broker: Broker, clock: VirtualClock, ch: Channel
+) -> None:
+    ch.queue_declare("q")
+    got: list[bytes] = []
+    ch.basic_consume("q", lambda c, m, p, b: got.append(b), auto_ack=True)
+    ch.basic_publish("", "q", b"m")
+    broker.run_until_idle()
+    clock.advance(7200)
+    assert got == [b"m"] and ch.is_open
+
+
+def test_other_channels_are_not_affected_spec_0_8(broker: Broker, clock: VirtualClock) -> None:
+    conn = broker.connect()
+    slow, fast = conn.channel(), conn.channel()
+    slow.queue_declare("q")
+    _consume_without_ack(slow)
+    slow.basic_publish("", "q", b"m")
+    broker.run_until_idle()
+    clock.advance(1860)
+    assert slow.is_closed and fast.is_open and conn.is_open
+
+
+def test_timeout_can_be_configured_or_disabled_spec_0_8() -> None:
+    clock = VirtualClock()
+    broker = Broker(clock=clock, consumer_timeout=5)
+    ch = broker.connect().channel()
+    ch.queue_declare("q")
+    ch.basic_publish("", "q", b"m")
+    ch.basic_get("q")
+    clock.advance(4)
+    assert ch.is_open
+    clock.advance(1)
+    assert ch.is_closed
+    with pytest.raises(ChannelClosed) as info:
+        ch.basic_get("q")
+    assert "Timeout value used: 5000 ms" in info.value.reply_text
+
+    clock = VirtualClock()
+    broker = Broker(clock=clock, consumer_timeout=None)
+    ch = broker.connect().channel()
+    ch.queue_declare("q")
+    ch.basic_publish("", "q", b"m")
+    ch.basic_get("q")
+    clock.advance(10 * 86400)
+    assert ch.is_open
+    ch.basic_ack(1)
