@@ -209,14 +209,25 @@ class ServerConnection:
             return
         log.info("closing connection %s: %s", self.peer, error.reply_text)
         self._close_core(error.reply_code, error.reply_text)
+        self._send_connection_close(
+            error.reply_code,
+            error.reply_text,
+            class_id or error.class_id,
+            method_id or error.method_id,
+        )
+
+    def _send_connection_close(
+        self, reply_code: int, reply_text: str, class_id: int = 0, method_id: int = 0
+    ) -> None:
+        """connection.close; from now on only close-ok (or close) is read (AMQP 0-9-1, 2.2.4)."""
         self._send_method(
             0,
             _make(
                 commands.Connection.Close,
-                reply_code=error.reply_code,
-                reply_text=error.reply_text,
-                class_id=class_id or error.class_id,
-                method_id=method_id or error.method_id,
+                reply_code=reply_code,
+                reply_text=reply_text,
+                class_id=class_id,
+                method_id=method_id,
             ),
         )
         self._state = "closing"
@@ -230,21 +241,9 @@ class ServerConnection:
         if self._state in ("header", "start_ok", "tune_ok", "open"):
             self._finish()
             return
-        error = AMQPError.__new__(AMQPError)
-        error.reply_text, error.class_id, error.method_id = reply_text, 0, 0
         self._close_core(reply_code, reply_text)
         if self._state == "opened":
-            self._send_method(
-                0,
-                _make(
-                    commands.Connection.Close,
-                    reply_code=reply_code,
-                    reply_text=reply_text,
-                    class_id=0,
-                    method_id=0,
-                ),
-            )
-            self._state = "closing"
+            self._send_connection_close(reply_code, reply_text)
         self._flush()
 
     # ----------------------------------------------------------------- input
@@ -454,16 +453,12 @@ class ServerConnection:
             )
             capabilities = client_properties.get("capabilities")
             if isinstance(capabilities, dict) and capabilities.get("authentication_failure_close"):
-                self._send_method(
-                    0,
-                    _make(
-                        commands.Connection.Close,
-                        reply_code=403,
-                        reply_text=f"ACCESS_REFUSED - Login was refused using authentication mechanism "
-                        f"{mechanism}. For details see the broker logfile.",
-                        class_id=10,
-                        method_id=11,
-                    ),
+                self._send_connection_close(
+                    403,
+                    f"ACCESS_REFUSED - Login was refused using authentication mechanism "
+                    f"{mechanism}. For details see the broker logfile.",
+                    10,
+                    11,
                 )
             self._state = "closed"
             return
@@ -782,17 +777,7 @@ class ServerConnection:
                 320,
                 "CONNECTION_FORCED - broker forced connection closure",
             )
-            self._send_method(
-                0,
-                _make(
-                    commands.Connection.Close,
-                    reply_code=code,
-                    reply_text=text,
-                    class_id=0,
-                    method_id=0,
-                ),
-            )
-            self._state = "closing"
+            self._send_connection_close(code, text)
         self._flush_confirms()
         self._flush()
         if self._state == "closed":
