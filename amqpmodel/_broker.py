@@ -50,7 +50,7 @@ class Broker:
         self._lock = threading.RLock()
         self._condition = threading.Condition(self._lock)
         self._waiters = 0
-        self._timers = Timers()
+        self._timers = Timers(getattr(self.clock, "raw_offset", 0.0))
         self._sequence = itertools.count(1)  # enqueue order of every message (spec 2.12)
         self._connections: list[Connection] = []
         self._closed_pending: list[Connection] = []  # closed, with close callbacks not yet run
@@ -154,10 +154,10 @@ class Broker:
     def tick(self) -> None:
         """Settle every timer that is due: message TTLs and queue expiry (spec 2.9, 3)."""
         timers = self._timers
-        if timers.next != INFINITY:
+        if timers.next_any != INFINITY:
             with self._lock:
                 now = self.clock.now()
-                if timers.next <= now:
+                if timers.next_any <= now:
                     timers.fire_due(now)
 
     # ----------------------------------------------------------------- callbacks

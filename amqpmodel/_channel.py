@@ -120,7 +120,12 @@ class Channel:
         self._broker = connection.broker
         self._lock = connection.broker._lock
         self._timers = connection.broker._timers
-        self._now = connection.broker.clock.now
+        clock = connection.broker.clock
+        self._now = clock.now
+        # a cheap "now" for the hot paths' due-timer check (MonotonicClock.raw is C)
+        self._raw_now = (
+            getattr(clock, "raw", clock.now) if hasattr(clock, "raw_offset") else clock.now
+        )
         self._vhost = connection.vhost
         self._closed: tuple[int, str] | None = None
         self._delivery_tag = 0
@@ -522,7 +527,7 @@ class Channel:
         with self._lock:
             if self._closed is not None:
                 self._enter()
-            elif self._timers.next != INFINITY and self._timers.next <= self._now():
+            elif (due := self._timers.next_raw) != INFINITY and due <= self._raw_now():
                 self._broker.tick()  # a timer is due: settle it first
             try:
                 outcome = self._publish(
@@ -644,7 +649,7 @@ class Channel:
         with self._lock:
             if self._closed is not None:
                 self._enter()
-            elif self._timers.next != INFINITY and self._timers.next <= self._now():
+            elif (due := self._timers.next_raw) != INFINITY and due <= self._raw_now():
                 self._broker.tick()  # a timer is due: settle it first
             try:
                 target = self._vhost.queues.get(queue) if type(queue) is str else None
@@ -824,7 +829,9 @@ class Channel:
             return
         now = self._now()
         self._ack_marks.append((tag, now))
-        self._timers.schedule(now + min(self._ACK_CHECK_INTERVAL, timeout), self._check_acks)
+        self._timers.schedule(
+            now + min(self._ACK_CHECK_INTERVAL, timeout), self._check_acks, coarse=True
+        )
 
     def _check_acks(self, deadline: float, now: float) -> None:
         """Timer: close the channel with 406 when its oldest unacked delivery is too old."""
@@ -851,7 +858,7 @@ class Channel:
         if self._delivery_tag > marks[-1][0]:
             marks.append((self._delivery_tag, now))
         next_check = min(now + self._ACK_CHECK_INTERVAL, delivered_by + timeout)
-        self._timers.schedule(max(next_check, now), self._check_acks)
+        self._timers.schedule(max(next_check, now), self._check_acks, coarse=True)
 
     @_amqp_method(60, 10)
     def basic_qos(
@@ -936,7 +943,7 @@ class Channel:
         with self._lock:
             if self._closed is not None:
                 self._enter()
-            elif self._timers.next != INFINITY and self._timers.next <= self._now():
+            elif (due := self._timers.next_raw) != INFINITY and due <= self._raw_now():
                 self._broker.tick()  # a timer is due: settle it first
             unacked = self._unacked
             if (

@@ -22,13 +22,17 @@ class Clock(Protocol):
 class MonotonicClock:
     """Wall-clock time that cannot step backwards (monotonic, anchored at creation)."""
 
-    __slots__ = ("_offset",)
+    __slots__ = ("raw_offset",)
+
+    # ``now() == raw() + raw_offset``: the broker's hot paths compare deadlines
+    # with ``raw()``, a C function, instead of calling ``now()`` (a Python frame)
+    raw = staticmethod(time.monotonic)
 
     def __init__(self) -> None:
-        self._offset = time.time() - time.monotonic()
+        self.raw_offset = time.time() - time.monotonic()
 
     def now(self) -> float:
-        return time.monotonic() + self._offset
+        return time.monotonic() + self.raw_offset
 
     def __repr__(self) -> str:
         return f"MonotonicClock(now={self.now():.3f})"

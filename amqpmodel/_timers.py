@@ -20,31 +20,53 @@ class Timers:
     A timer is a wake-up call, not a promise: the owner re-checks its own state
     when called, which makes re-arming cheap (a stale timer just does nothing).
     schedule O(log n); next deadline O(1); firing O(log n) each.
+
+    *Coarse* timers (the once-a-minute consumer ack check, spec 0.8) fire in
+    deadline order like the others, from ``tick()``, ``VirtualClock.advance``
+    and the server's loop, but do not make every publish, get and ack check the
+    clock: ``next``/``next_raw``, which those hot paths read, cover precise
+    timers only; ``next_any`` covers both.
     """
 
-    __slots__ = ("_entries", "_sequence", "next")
+    __slots__ = ("_coarse", "_entries", "_sequence", "next", "next_any", "next_raw", "raw_offset")
 
-    def __init__(self) -> None:
+    def __init__(self, raw_offset: float = 0.0) -> None:
         self._entries: SortedList = SortedList()
+        self._coarse: SortedList = SortedList()
         self._sequence = count()
-        # the earliest deadline (inf when none): read on every broker call, so an attribute
+        # the earliest precise deadline (inf when none): read on every broker call
         self.next = INFINITY
+        # the same in the clock's raw units (``now() - raw_offset``), see MonotonicClock.raw
+        self.raw_offset = raw_offset
+        self.next_raw = INFINITY
+        self.next_any = INFINITY
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._entries) + len(self._coarse)
 
-    def schedule(self, deadline: float, callback: TimerCallback) -> None:
-        self._entries.add((deadline, next(self._sequence), callback))
-        if deadline < self.next:
-            self.next = deadline
+    def _update(self) -> None:
+        entries, coarse = self._entries, self._coarse
+        self.next = entries[0][0] if entries else INFINITY
+        self.next_raw = self.next - self.raw_offset
+        self.next_any = min(self.next, coarse[0][0]) if coarse else self.next
+
+    def schedule(self, deadline: float, callback: TimerCallback, coarse: bool = False) -> None:
+        (self._coarse if coarse else self._entries).add((deadline, next(self._sequence), callback))
+        if deadline < self.next_any or (not coarse and deadline < self.next):
+            self._update()
 
     def next_deadline(self) -> float | None:
-        return self._entries[0][0] if self._entries else None
+        return self.next_any if self.next_any != INFINITY else None
 
     def fire_due(self, now: float) -> None:
-        entries = self._entries
-        while entries and entries[0][0] <= now:
-            deadline, _, callback = entries.pop(0)
-            self.next = entries[0][0] if entries else INFINITY
+        entries, coarse = self._entries, self._coarse
+        while True:
+            if entries and entries[0][0] <= now and (not coarse or entries[0] <= coarse[0]):
+                deadline, _, callback = entries.pop(0)
+            elif coarse and coarse[0][0] <= now:
+                deadline, _, callback = coarse.pop(0)
+            else:
+                break
+            self._update()
             callback(deadline, now)
-        self.next = entries[0][0] if entries else INFINITY
+        self._update()
