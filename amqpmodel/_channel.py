@@ -658,7 +658,11 @@ class Channel:
                 ):
                     # the general path: name checks, the last-declared queue, errors
                     target = self._existing_queue(self._queue_name(queue))
-                entry = target._get()
+                if target._may_expire or target._args.expires is not None or not target._ready.count:
+                    entry = target._get()  # TTL heads, the x-expires timer, or empty
+                else:
+                    entry = target._ready.pop()
+                    target._ready_bytes -= len(entry.message.body)
             except AMQPError as error:
                 self._fail(error, 60, 70)
                 raise
@@ -945,15 +949,14 @@ class Channel:
                 self._enter()
             elif (due := self._timers.next_raw) != INFINITY and due <= self._raw_now():
                 self._broker.tick()  # a timer is due: settle it first
-            unacked = self._unacked
             if (
                 not multiple
                 and not self._transactional
-                and delivery_tag in unacked
                 and type(delivery_tag) is int
+                and (record := self._unacked.pop(delivery_tag, None)) is not None
             ):
                 # the hot path: one tag, no transaction
-                entry, queue, consumer = unacked.pop(delivery_tag)
+                _, queue, consumer = record
                 queue._unacked -= 1
                 queue.stats.acked += 1
                 if consumer is not None:
