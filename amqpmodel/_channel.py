@@ -529,6 +529,34 @@ class Channel:
                 self._enter()
             elif (due := self._timers.next_raw) != INFINITY and due <= self._raw_now():
                 self._broker.tick()  # a timer is due: settle it first
+            if (
+                exchange == ""
+                and properties is None
+                and type(body) is bytes
+                and not immediate
+                and not self._confirming
+                and not self._transactional
+            ):
+                # the hot path: the default exchange to an existing plain queue that
+                # nobody consumes from; anything else (errors included) takes the
+                # general path below
+                queue = self._vhost.queues.get(routing_key)
+                if (
+                    queue is not None
+                    and queue._plain
+                    and not queue._consumers
+                    and len(body) <= self._broker.max_message_size
+                ):
+                    queue.stats.enqueued += 1
+                    queue._ready.push(
+                        Entry(
+                            Message("", routing_key, EMPTY_PROPERTIES, body, None),
+                            next(queue._sequence),
+                            None,
+                        )
+                    )
+                    queue._ready_bytes += len(body)
+                    return
             try:
                 outcome = self._publish(
                     exchange, routing_key, body, properties, mandatory, immediate
