@@ -11,7 +11,7 @@ O(1) on a hit.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable
 from typing import Generic, TypeVar
 
 __all__ = ["TopicTrie"]
@@ -22,30 +22,38 @@ _CACHE_LIMIT = 4096
 
 
 class _Node(Generic[D]):
-    __slots__ = ("children", "destinations", "is_hash")
+    # ``star`` and ``hash`` are also in ``children``; kept as attributes because
+    # matching reads them for every live node and word
+    __slots__ = ("children", "destinations", "hash", "is_hash", "star")
 
     def __init__(self, is_hash: bool = False) -> None:
         self.is_hash = is_hash
         self.children: dict[str, _Node[D]] = {}
+        self.star: _Node[D] | None = None
+        self.hash: _Node[D] | None = None
         # destination -> number of bindings (different arguments) ending here
         self.destinations: dict[D, int] = {}
 
+    def set_child(self, word: str, child: _Node[D] | None) -> None:
+        if child is None:
+            del self.children[word]
+        else:
+            self.children[word] = child
+        if word == "*":
+            self.star = child
+        elif word == "#":
+            self.hash = child
 
-def _with_hash_children(nodes: Iterable[_Node[D]]) -> list[_Node[D]]:
-    """``nodes`` plus every ``#`` child reachable through ``#`` children (zero-word matches)."""
-    result = list(nodes)
-    seen = set(result) if len(result) > 1 else None
-    i = 0
-    while i < len(result):
-        hash_child = result[i].children.get("#")
-        i += 1
-        if hash_child is not None:
-            if seen is None:
-                seen = set(result)
-            if hash_child not in seen:
-                seen.add(hash_child)
-                result.append(hash_child)
-    return result
+
+def _close(live: dict[_Node[D], None]) -> list[_Node[D]]:
+    """The live nodes plus the ``#`` children they reach through ``#`` (zero-word matches)."""
+    active = list(live)
+    for node in active:  # grows while iterating: chains of "#"
+        hash_child = node.hash
+        if hash_child is not None and hash_child not in live:
+            live[hash_child] = None
+            active.append(hash_child)
+    return active
 
 
 class TopicTrie(Generic[D]):
@@ -62,7 +70,8 @@ class TopicTrie(Generic[D]):
         for word in binding_key.split(".") if binding_key else ():
             child = node.children.get(word)
             if child is None:
-                child = node.children[word] = _Node(word == "#")
+                child = _Node(word == "#")
+                node.set_child(word, child)
             node = child
         node.destinations[destination] = node.destinations.get(destination, 0) + 1
         self._cache.clear()
@@ -88,7 +97,7 @@ class TopicTrie(Generic[D]):
             node = path[depth]
             if node.children or node.destinations:
                 break
-            del path[depth - 1].children[words[depth - 1]]
+            path[depth - 1].set_child(words[depth - 1], None)
         self._cache.clear()
 
     def match(self, routing_key: str) -> tuple[D, ...]:
@@ -108,23 +117,22 @@ class TopicTrie(Generic[D]):
         soon as its parent is (it matches zero words), so each node is visited
         at most once per word: O(words x live nodes), without recursion.
         """
-        active = _with_hash_children([self._root])
+        live: dict[_Node[D], None] = {self._root: None}
+        active = _close(live)
         for word in words:
-            following: dict[_Node[D], None] = {}
+            live = {}
             for node in active:
                 if node.is_hash:
-                    following[node] = None
-                children = node.children
-                if children:
-                    child = children.get(word)
-                    if child is not None:
-                        following[child] = None
-                    star = children.get("*")
-                    if star is not None:
-                        following[star] = None
-            if not following:
+                    live[node] = None
+                child = node.children.get(word)
+                if child is not None:
+                    live[child] = None
+                star = node.star
+                if star is not None:
+                    live[star] = None
+            if not live:
                 return ()
-            active = _with_hash_children(following)
+            active = _close(live)
         found: dict[D, None] = {}
         for node in active:
             if node.destinations:
