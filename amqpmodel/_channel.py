@@ -15,6 +15,8 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
+import attrs
+
 from ._arguments import (
     check_exchange_equivalent,
     check_queue_equivalent,
@@ -62,6 +64,7 @@ from ._properties import (
 )
 from ._queue import Consumer, Queue
 from ._ready import Entry
+from ._reply_to import REPLY_TO, REPLY_TO_PREFIX, ReplyConsumer, check_reply_consumer, reply_key
 from ._timers import INFINITY
 from ._validation import (
     boolean,
@@ -150,6 +153,7 @@ class Channel:
         # unacked deliveries exist; a delivery with a tag up to a mark's tag was
         # made no later than that mark's time. Empty when not watching.
         self._ack_marks: list[tuple[int, float]] = []
+        self._reply_consumer: ReplyConsumer | None = None  # direct reply-to
 
     def __repr__(self) -> str:
         state = "open" if self._closed is None else "closed"
@@ -198,6 +202,7 @@ class Channel:
         if self._closed is not None:
             return
         self._closed = (reply_code, reply_text)
+        self._drop_reply_consumer()
         self._tx_publishes.clear()
         for _, settles, _ in self._tx_settles:
             for tag, record in settles:
@@ -396,6 +401,10 @@ class Channel:
         )
         args = check_field_table(arguments if arguments is not None else {}, "arguments")
         vhost = self._vhost
+        if name == REPLY_TO or (
+            name.startswith(REPLY_TO_PREFIX) and name in vhost._reply_consumers
+        ):
+            return QueueDeclareOk(name, 0, 1)  # direct reply-to's pseudo-queue, as RabbitMQ
         if passive:
             existing = self._existing_queue(name)  # "" is not the last queue here: 404
             existing._touch()  # spec 2.9
@@ -609,10 +618,23 @@ class Channel:
                 )  # spec 8.6
             ttl_ms = parse_expiration(props.expiration) if props.expiration is not None else None
             keys, props, annotations = _cc_bcc(routing_key, props)
+            if props.reply_to == REPLY_TO:
+                props = attrs.evolve(props, reply_to=reply_key(self))
         message = Message(exchange, routing_key, props, body, annotations)
         queues = vhost.route(target, keys, props.headers)
         if self._confirming:
             self._publish_seq += 1
+        if (
+            not queues
+            and target is vhost.default_exchange
+            and routing_key.startswith(REPLY_TO_PREFIX)
+        ):
+            reply_consumer = vhost._reply_consumers.get(routing_key)
+            if reply_consumer is not None:  # direct reply-to: no queue in between
+                reply_consumer.channel._deliver_reply(reply_consumer, message)
+                if self._confirming:
+                    self._confirm(True)
+                return None
         if self._transactional:
             self._tx_publishes.append((message, queues, mandatory, ttl_ms))  # spec 8.8
             return None
@@ -686,7 +708,11 @@ class Channel:
                 ):
                     # the general path: name checks, the last-declared queue, errors
                     target = self._existing_queue(self._queue_name(queue))
-                if target._may_expire or target._args.expires is not None or not target._ready.count:
+                if (
+                    target._may_expire
+                    or target._args.expires is not None
+                    or not target._ready.count
+                ):
                     entry = target._get()  # TTL heads, the x-expires timer, or empty
                 else:
                     entry = target._ready.pop()
@@ -730,11 +756,15 @@ class Channel:
         auto_ack, exclusive = boolean(auto_ack, "auto_ack"), boolean(exclusive, "exclusive")
         tag = short_string(consumer_tag if consumer_tag is not None else "", "consumer tag")
         args = check_field_table(arguments if arguments is not None else {}, "arguments")
+        if queue == REPLY_TO:
+            check_reply_consumer(self, auto_ack)
+            tag = self._new_consumer_tag(tag)
+            reply_consumer = ReplyConsumer(self, tag, on_message_callback)
+            self._reply_consumer = reply_consumer
+            self._vhost._reply_consumers[reply_consumer.key] = reply_consumer
+            return tag
         target = self._existing_queue(self._queue_name(queue))
-        if tag == "":
-            tag = generate_name("amq.ctag-")
-        elif tag in self._consumers:
-            raise NotAllowed(f"attempt to reuse consumer tag '{tag}'")  # spec 7.1
+        tag = self._new_consumer_tag(tag)
         where = self._vhost.describe("queue", target.name)
         priority = args.get("x-priority", 0)
         if isinstance(priority, bool) or not isinstance(priority, int):
@@ -765,6 +795,39 @@ class Channel:
         target._add_consumer(consumer)
         return tag
 
+    def _new_consumer_tag(self, tag: str) -> str:
+        if tag == "":
+            return generate_name("amq.ctag-")
+        reply_consumer = self._reply_consumer
+        if tag in self._consumers or (reply_consumer is not None and reply_consumer.tag == tag):
+            raise NotAllowed(f"attempt to reuse consumer tag '{tag}'")  # spec 7.1
+        return tag
+
+    def _drop_reply_consumer(self) -> None:
+        reply_consumer = self._reply_consumer
+        if reply_consumer is not None:
+            self._reply_consumer = None
+            self._vhost._reply_consumers.pop(reply_consumer.key, None)
+
+    def _deliver_reply(self, reply_consumer: ReplyConsumer, message: Message) -> None:
+        """A direct reply: straight to the consumer, no queue, no ack."""
+        self._delivery_tag += 1
+        self.connection._push(
+            (
+                reply_consumer.callback,
+                self,
+                Deliver(
+                    reply_consumer.tag,
+                    self._delivery_tag,
+                    False,
+                    message.exchange,
+                    message.routing_key,
+                ),
+                message.properties,
+                message.body,
+            )
+        )
+
     @_amqp_method(60, 30)
     def basic_cancel(self, consumer_tag: str) -> list[tuple[Deliver, BasicProperties, bytes]]:
         """Cancel a consumer (unknown tags are fine, spec 7.7).
@@ -776,6 +839,8 @@ class Channel:
         tag = short_string(consumer_tag, "consumer tag")
         consumer = self._consumers.get(tag)
         if consumer is None:
+            if self._reply_consumer is not None and self._reply_consumer.tag == tag:
+                self._drop_reply_consumer()
             return []
         undelivered = self._take_undelivered(consumer)
         self._remove_consumer(consumer)

@@ -14,6 +14,7 @@ from ._queue import Queue
 if TYPE_CHECKING:
     from ._broker import Broker
     from ._channel import Channel
+    from ._reply_to import ReplyConsumer
 
 __all__ = ["VirtualHost"]
 
@@ -40,6 +41,8 @@ class VirtualHost:
         self.queues: dict[str, Queue] = {}
         # messages the vhost itself dropped, by reason ("unroutable", "dead_letter_unroutable", ...)
         self.dropped: Counter[str] = Counter()
+        # direct reply-to consumers by their key, amq.rabbitmq.reply-to.<id>
+        self._reply_consumers: dict[str, ReplyConsumer] = {}
         for exchange_name, exchange_type, internal in _PREDECLARED:
             self.exchanges[exchange_name] = Exchange(
                 exchange_name, exchange_type, durable=True, internal=internal, vhost_name=name
