@@ -540,10 +540,9 @@ class Channel:
                 self._broker.tick()  # a timer is due: settle it first
             if (
                 exchange == ""
-                and properties is None
+                and (properties is None or properties is EMPTY_PROPERTIES)
                 and type(body) is bytes
                 and not immediate
-                and not self._confirming
                 and not self._transactional
             ):
                 # the hot path: the default exchange to an existing plain queue that
@@ -565,6 +564,10 @@ class Channel:
                         )
                     )
                     queue._ready_bytes += len(body)
+                    if self._confirming:  # a plain queue never refuses: ack (spec 8.2)
+                        self._publish_seq += 1
+                        if self._ack_nack_callback is not None:
+                            self._confirm(True)
                     return
             try:
                 outcome = self._publish(
