@@ -15,6 +15,7 @@ from ._vhost import VirtualHost
 
 if TYPE_CHECKING:
     from ._connection import Connection
+    from ._diagram import Topology
 
 __all__ = ["DEFAULT_CONSUMER_TIMEOUT", "DEFAULT_MAX_MESSAGE_SIZE", "Broker"]
 
@@ -67,6 +68,10 @@ class Broker:
 
     def _repr_html_(self) -> str:
         return self.vhost("/")._repr_html_()
+
+    def topology(self, vhost: str = "/") -> Topology:
+        """A picture of a vhost's exchanges, queues and bindings (SVG in Jupyter, ``to_dot()``)."""
+        return self.vhost(vhost).topology()
 
     # ----------------------------------------------------------------- vhosts and users
 

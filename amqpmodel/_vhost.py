@@ -14,6 +14,7 @@ from ._queue import Queue
 if TYPE_CHECKING:
     from ._broker import Broker
     from ._channel import Channel
+    from ._diagram import Topology
     from ._reply_to import ReplyConsumer
 
 __all__ = ["VirtualHost"]
@@ -53,6 +54,13 @@ class VirtualHost:
         return (
             f"<VirtualHost {self.name!r} exchanges={len(self.exchanges)} queues={len(self.queues)}>"
         )
+
+    def topology(self) -> Topology:
+        """A picture of the exchanges, queues and bindings (SVG in Jupyter, ``to_dot()``)."""
+        from ._diagram import Topology
+
+        with self._broker._lock:
+            return Topology(self)
 
     def _repr_html_(self) -> str:
         from ._inspect import vhost_html
