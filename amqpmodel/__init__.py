@@ -9,6 +9,7 @@ from ._broker import Broker
 from ._channel import Channel
 from ._clock import Clock, MonotonicClock, VirtualClock
 from ._connection import Connection
+from ._diagram import Topology
 from ._errors import (
     AccessRefused,
     AMQPError,
@@ -113,6 +114,7 @@ __all__ = [
     "QueueUnbindOk",
     "ResourceError",
     "ResourceLocked",
+    "Topology",
     "UnexpectedFrame",
     "UnroutableError",
     "VirtualClock",
