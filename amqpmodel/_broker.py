@@ -199,5 +199,9 @@ class Broker:
                     "(a callback that republishes what it consumes?)"
                 )
             rounds += 1
+            ran = 0
             for connection in busy:
-                total += connection._drain_once()
+                ran += connection._drain_once()
+            if not ran:
+                return total  # what is left is being run by another thread's drain
+            total += ran

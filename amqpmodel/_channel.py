@@ -10,6 +10,7 @@ the whole connection (spec 9.1).
 from __future__ import annotations
 
 import functools
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
@@ -188,6 +189,8 @@ class Channel:
                 raise ConnectionClosed(*connection_closed)
             raise ChannelClosed(*self._closed)
         self._broker.tick()
+        if self._closed is not None:  # the tick closed it (consumer ack timeout, spec 0.8)
+            raise ChannelClosed(*self._closed)
 
     def _fail(self, error: AMQPError, class_id: int, method_id: int) -> None:
         if not error.class_id:
@@ -705,6 +708,8 @@ class Channel:
             elif (due := self._timers.next_raw) != INFINITY and due <= self._raw_now():
                 self._broker.tick()  # a timer is due: settle it first
             try:
+                if type(auto_ack) is not bool:
+                    auto_ack = boolean(auto_ack, "auto_ack")
                 target = self._vhost.queues.get(queue) if type(queue) is str else None
                 if target is None or (
                     target.owner is not None and target.owner is not self.connection
@@ -856,19 +861,25 @@ class Channel:
         return returned
 
     def _take_undelivered(self, consumer: Consumer) -> list[tuple[Any, Any, Any]]:
-        pending = self.connection._pending
-        mine = [
-            event
-            for event in pending
-            if event[1] is self
-            and isinstance(event[2], Deliver)
-            and event[2].consumer_tag == consumer.tag
-        ]
-        if mine:
-            taken = {id(event) for event in mine}
-            keep = [event for event in pending if id(event) not in taken]
-            pending.clear()
-            pending.extend(keep)
+        """Deliveries to ``consumer`` not yet run: pending, or behind the running callback."""
+        mine = []
+        for events in (self.connection._batch, self.connection._pending):
+            if not events:
+                continue
+            found = [
+                event
+                for event in events
+                if event[1] is self
+                and isinstance(event[2], Deliver)
+                and event[2].consumer_tag == consumer.tag
+            ]
+            for event in found:
+                try:
+                    events.remove(event)
+                except ValueError:  # another thread's drain has just taken it
+                    continue
+                mine.append(event)
+        mine.sort(key=lambda event: event[2].delivery_tag)
         return [(event[2], event[3], event[4]) for event in mine]
 
     def _remove_consumer(self, consumer: Consumer) -> None:
@@ -937,14 +948,21 @@ class Channel:
         """Timer: close the channel with 406 when its oldest unacked delivery is too old."""
         marks = self._ack_marks
         timeout = self._broker.consumer_timeout
-        if self._closed is not None or not self._unacked or timeout is None:
+        if self._closed is not None or timeout is None:
             marks.clear()
+            return
+        if not self._unacked:
+            if self._tx_settles:  # acks buffered in a transaction: a rollback restores them
+                self._timers.schedule(now + self._ACK_CHECK_INTERVAL, self._check_acks, coarse=True)
+            else:
+                marks.clear()
             return
         oldest = next(iter(self._unacked))
         while len(marks) > 1 and marks[0][0] < oldest and marks[1][0] <= oldest:
             del marks[0]  # marks before the oldest unacked delivery no longer matter
         delivered_by = next((t for tag, t in marks if tag >= oldest), now)
-        if now - delivered_by >= timeout:
+        expires_at = delivered_by + timeout
+        if now >= expires_at:
             marks.clear()
             error = PreconditionFailed(
                 f"delivery acknowledgement on channel {self.channel_number} timed out. "
@@ -957,8 +975,11 @@ class Channel:
             return
         if self._delivery_tag > marks[-1][0]:
             marks.append((self._delivery_tag, now))
-        next_check = min(now + self._ACK_CHECK_INTERVAL, delivered_by + timeout)
-        self._timers.schedule(max(next_check, now), self._check_acks, coarse=True)
+        # strictly later than now: the same instant would fire again at once
+        next_check = max(
+            min(now + self._ACK_CHECK_INTERVAL, expires_at), math.nextafter(now, INFINITY)
+        )
+        self._timers.schedule(next_check, self._check_acks, coarse=True)
 
     @_amqp_method(60, 10)
     def basic_qos(
@@ -1119,7 +1140,13 @@ class Channel:
         settles, self._tx_settles = self._tx_settles, []
         rejected = False
         for message, queues, mandatory, ttl_ms in publishes:
-            live = [queue for queue in queues if not queue._deleted]
+            # routed at publish, delivered by queue name at commit (a queue deleted
+            # and declared again in between gets it, as on RabbitMQ)
+            live: list[Queue] = []
+            for queue in queues:
+                current = queue if not queue._deleted else self._vhost.queues.get(queue.name)
+                if current is not None:
+                    live.append(current)
             if live:
                 rejected = self._enqueue(message, live, ttl_ms) or rejected
             else:
@@ -1143,6 +1170,8 @@ class Channel:
             merged = sorted([*self._unacked.items(), *restored])
             self._unacked.clear()
             self._unacked.update(merged)
+            if not self._ack_marks:  # the ack timeout was not watching: start again (spec 0.8)
+                self._watch_acks(merged[0][0])
 
     @_amqp_method(20, 20)
     def flow(self, active: bool) -> bool:
@@ -1168,8 +1197,12 @@ class Channel:
     def start_consuming(self) -> None:
         """Run callbacks until every consumer of this channel is cancelled or stop_consuming (pika)."""
         self._consuming = True
-        while self._consuming and self._consumers and self._closed is None:
-            self.connection.process_data_events(time_limit=None)
+
+        def done() -> bool:
+            return not (self._consuming and self._consumers and self._closed is None)
+
+        while not done():
+            self.connection._process(None, done)  # returns when another thread stops us too
         self._consuming = False
 
     def stop_consuming(self, consumer_tag: str | None = None) -> None:
@@ -1229,6 +1262,7 @@ class Channel:
             generator.cancelled = True
             if tags:
                 self._settle_tags(tags, "requeue")
+            self._broker._signal(self.connection)  # wake a consume() blocked in another thread
             return count
 
     def get_waiting_message_count(self) -> int:
@@ -1275,12 +1309,24 @@ class _ConsumeGenerator:
             if self.cancelled or channel._closed is not None or channel._generator is not self:
                 return
             deadline = None if inactivity_timeout is None else time.monotonic() + inactivity_timeout
-            while not self.buffer and not self.cancelled and channel._closed is None:
+
+            def done() -> bool:
+                return (
+                    bool(self.buffer)
+                    or self.cancelled
+                    or channel._closed is not None
+                    or channel._generator is not self
+                )
+
+            while not done():
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     break
-                connection.process_data_events(time_limit=remaining)
-            if not self.buffer and not self.cancelled and channel._closed is None:
+                connection._process(remaining, done)
+            if self.cancelled or channel._closed is not None or channel._generator is not self:
+                if not self.buffer:
+                    return
+            elif not self.buffer:
                 yield None, None, None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -48,6 +49,8 @@ class Connection:
         self.client_properties = client_properties
         self._channels: dict[int, Channel] = {}
         self._pending: deque[PendingEvent] = deque()
+        self._batch: deque[PendingEvent] | None = None  # the batch a drain is running
+        self._drain_lock = threading.RLock()
         self._wakeup: Callable[[], None] | None = None
         self._exclusive_queues: dict[str, Queue] = {}
         self._closed: tuple[int, str] | None = None
@@ -158,38 +161,59 @@ class Connection:
             self._push((_call_without_channel, None, callback, _NO_ARGUMENT, None))
 
     def _drain_once(self) -> int:
-        """Run the events pending now; events they cause wait for the next drain."""
-        with self.broker._lock:
-            if not self._pending:
-                return 0
-            batch = self._pending
-            self._pending = deque()
-        count = 0
-        try:
-            while batch:
-                callback, channel, a, b, c = batch.popleft()
-                if channel is not None and channel._closed is not None:
-                    continue
-                count += 1
-                callback(channel, a, b, c)
-        finally:
-            if batch:  # a callback raised: keep what it did not get to, in order
-                with self.broker._lock:
-                    batch.extend(self._pending)
-                    self._pending = batch
-        return count
+        """Run the events pending now; events they cause wait for the next drain.
 
-    def _wait(self, timeout: float | None) -> None:
-        """Block (real time) until events are pending, the connection closes, or ``timeout``."""
+        One thread drains a connection at a time, so one consumer's callbacks
+        never run concurrently or out of order; another thread finds it busy
+        and leaves it (returns 0). The batch being run stays reachable
+        (``_batch``) so that a callback cancelling its consumer also takes back
+        the deliveries queued behind it (``Channel.basic_cancel``).
+        """
+        if not self._pending or not self._drain_lock.acquire(blocking=False):
+            return 0
+        try:
+            with self.broker._lock:
+                if not self._pending:
+                    return 0
+                batch = self._pending
+                self._pending = deque()
+            outer = self._batch
+            self._batch = batch
+            count = 0
+            try:
+                while batch:
+                    callback, channel, a, b, c = batch.popleft()
+                    if channel is not None and channel._closed is not None:
+                        continue
+                    count += 1
+                    callback(channel, a, b, c)
+            finally:
+                self._batch = outer
+                if batch:  # a callback raised: keep what it did not get to, in order
+                    with self.broker._lock:
+                        batch.extend(self._pending)
+                        self._pending = batch
+            return count
+        finally:
+            self._drain_lock.release()
+
+    def _wait(self, timeout: float | None, stop: Callable[[], bool] | None = None) -> None:
+        """Block (real time) until events are pending, the connection closes, ``stop()``
+        becomes true (checked whenever the broker signals), or ``timeout``."""
         broker = self.broker
         with broker._lock:
             broker.tick()
-            if self._pending or self._closed is not None:
+            if self._pending or self._closed is not None or (stop is not None and stop()):
                 return
             broker._waiters += 1
             try:
                 broker._condition.wait_for(
-                    lambda: bool(self._pending) or self._closed is not None, timeout
+                    lambda: (
+                        bool(self._pending)
+                        or self._closed is not None
+                        or (stop is not None and stop())
+                    ),
+                    timeout,
                 )
             finally:
                 broker._waiters -= 1
@@ -199,6 +223,10 @@ class Connection:
 
         Returns the number of callbacks run.
         """
+        return self._process(time_limit, None)
+
+    def _process(self, time_limit: float | None, stop: Callable[[], bool] | None) -> int:
+        """``process_data_events`` that also returns as soon as ``stop()`` is true."""
         with self.broker._lock:
             self.broker.tick()
         ran = self._drain_once()
@@ -206,10 +234,12 @@ class Connection:
             return ran
         deadline = None if time_limit is None else time.monotonic() + time_limit
         while True:
+            if stop is not None and stop():
+                return ran
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 return ran
-            self._wait(0.05 if remaining is None else min(remaining, 0.05))
+            self._wait(0.05 if remaining is None else min(remaining, 0.05), stop)
             ran += self._drain_once()
             if ran or self._closed is not None:
                 return ran
