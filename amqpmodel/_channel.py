@@ -155,6 +155,7 @@ class Channel:
         # made no later than that mark's time. Empty when not watching.
         self._ack_marks: list[tuple[int, float]] = []
         self._reply_consumer: ReplyConsumer | None = None  # direct reply-to
+        self._paused = False  # deliveries held back: the client is not reading (flow control)
 
     def __repr__(self) -> str:
         state = "open" if self._closed is None else "closed"
@@ -881,6 +882,21 @@ class Channel:
                 mine.append(event)
         mine.sort(key=lambda event: event[2].delivery_tag)
         return [(event[2], event[3], event[4]) for event in mine]
+
+    def _pause_deliveries(self, paused: bool) -> None:
+        """Hold back (or resume) deliveries to this channel's consumers.
+
+        A driver whose client stops reading pauses its channels so that ready
+        messages stay in their queues, as RabbitMQ's credit flow keeps them,
+        instead of piling up in a socket buffer. Called under the broker lock.
+        """
+        if self._paused == paused:
+            return
+        self._paused = paused
+        if not paused:
+            for queue in {consumer.queue: None for consumer in self._consumers.values()}:
+                if queue._ready.count and not queue._deleted:
+                    queue._dispatch()
 
     def _remove_consumer(self, consumer: Consumer) -> None:
         self._consumers.pop(consumer.tag, None)

@@ -51,6 +51,7 @@ class Connection:
         self._pending: deque[PendingEvent] = deque()
         self._batch: deque[PendingEvent] | None = None  # the batch a drain is running
         self._drain_lock = threading.RLock()
+        self._paused = False  # see pause_deliveries; new channels start paused too
         self._wakeup: Callable[[], None] | None = None
         self._exclusive_queues: dict[str, Queue] = {}
         self._closed: tuple[int, str] | None = None
@@ -116,6 +117,7 @@ class Connection:
                 self._close_by_broker(error.reply_code, error.reply_text, error)
                 raise error
             channel = Channel(self, channel_number)
+            channel._paused = self._paused
             self._channels[channel_number] = channel
             return channel
 
@@ -147,6 +149,15 @@ class Connection:
         broker._signal(self)
 
     # ----------------------------------------------------------------- callbacks
+
+    def pause_deliveries(self, paused: bool = True) -> None:
+        """Flow control for drivers: while paused, queues deliver nothing to this
+        connection's consumers (messages stay ready); ``pause_deliveries(False)``
+        resumes and dispatches what waited."""
+        with self.broker._lock:
+            for channel in list(self._channels.values()):
+                channel._pause_deliveries(paused)
+            self._paused = paused
 
     def _push(self, event: PendingEvent) -> None:
         pending = self._pending

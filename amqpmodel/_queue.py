@@ -86,6 +86,8 @@ class Consumer:
         self.unacked = 0
 
     def has_room(self) -> bool:
+        if self.channel._paused:
+            return False  # its connection cannot take more now (the server's flow control)
         if self.auto_ack:
             return True  # spec 7.5: no_ack consumers ignore prefetch
         if self.prefetch and self.unacked >= self.prefetch:

@@ -28,7 +28,16 @@ class Timers:
     timers only; ``next_any`` covers both.
     """
 
-    __slots__ = ("_coarse", "_entries", "_sequence", "next", "next_any", "next_raw", "raw_offset")
+    __slots__ = (
+        "_coarse",
+        "_entries",
+        "_sequence",
+        "next",
+        "next_any",
+        "next_raw",
+        "on_earlier",
+        "raw_offset",
+    )
 
     def __init__(self, raw_offset: float = 0.0) -> None:
         self._entries: SortedList = SortedList()
@@ -40,6 +49,9 @@ class Timers:
         self.raw_offset = raw_offset
         self.next_raw = INFINITY
         self.next_any = INFINITY
+        # called (under the broker lock, from any thread) when the earliest deadline
+        # moves earlier, so that a driver with its own timer (the server) re-arms it
+        self.on_earlier: list[Callable[[], None]] = []
 
     def __len__(self) -> int:
         return len(self._entries) + len(self._coarse)
@@ -53,7 +65,11 @@ class Timers:
     def schedule(self, deadline: float, callback: TimerCallback, coarse: bool = False) -> None:
         (self._coarse if coarse else self._entries).add((deadline, next(self._sequence), callback))
         if deadline < self.next_any or (not coarse and deadline < self.next):
+            earlier = deadline < self.next_any
             self._update()
+            if earlier:
+                for listener in self.on_earlier:
+                    listener()
 
     def next_deadline(self) -> float | None:
         return self.next_any if self.next_any != INFINITY else None

@@ -208,6 +208,8 @@ class ServerConnection:
         if self._state in ("closing", "closed"):
             return
         log.info("closing connection %s: %s", self.peer, error.reply_text)
+        if self._state == "opened":
+            self._send_before_close(None)
         self._close_core(error.reply_code, error.reply_text)
         self._send_connection_close(
             error.reply_code,
@@ -394,6 +396,7 @@ class ServerConnection:
         elif state == "open" and isinstance(method, commands.Connection.Open):
             self._open(method)
         elif state == "opened" and isinstance(method, commands.Connection.Close):
+            self._send_before_close(None)
             self._close_core(200, "closed by client")
             self._send_method(0, commands.Connection.CloseOk())
             self._state = "closed"
@@ -542,6 +545,7 @@ class ServerConnection:
         """channel.close for a channel-level error (spec 9.1, 9.3)."""
         if self._state != "opened":
             return
+        self._send_before_close(server_channel.core)
         class_id, method_id = (
             _ids(method) if method is not None else (error.class_id, error.method_id)
         )
@@ -565,6 +569,8 @@ class ServerConnection:
 
     def _channel_method(self, server_channel: _ServerChannel, method: Method) -> None:
         handler = _HANDLERS.get(type(method))
+        if handler not in _NO_REPLY and self.core is not None and self.core._pending:
+            self.drain_pending_only()  # returns and confirms before this method's reply
         try:
             if handler is None:
                 raise CommandInvalid(
@@ -753,12 +759,33 @@ class ServerConnection:
             return
         self._channel_error(server_channel, reason, None)
 
-    def drain_pending_only(self) -> None:
-        """Send what the core has pending now, before a reply that must come after it."""
+    def _send_before_close(self, channel: Channel | None) -> None:
+        """Returns and confirms that earlier methods caused, for ``channel`` (None: every
+        channel), go out before its channel.close or the connection.close, as on RabbitMQ.
+
+        Run here directly rather than by a drain: the core skips events of a channel it
+        has closed, and deliveries to a closing channel are requeued, not sent.
+        """
         core = self.core
-        if core is not None and core._pending:
+        if core is None or core._batch is not None:
+            return
+        for event in list(core._pending):
+            _, event_channel, argument, _, _ = event
+            if event_channel is None or isinstance(argument, Deliver):
+                continue  # close callbacks, deliveries
+            if channel is not None and event_channel is not channel:
+                continue
+            core._pending.remove(event)
+            event[0](*event[1:])
+        self._flush_confirms()
+
+    def drain_pending_only(self) -> None:
+        """Send what the core has pending now (returns, confirms, deliveries) before a
+        reply or a close that must come after it, as RabbitMQ orders them."""
+        core = self.core
+        if core is not None and core._pending and core._batch is None:
             core._drain_once()
-            self._flush_confirms()
+        self._flush_confirms()
 
     def drain(self) -> None:
         """Run the core's pending callbacks for this connection and send what they produced."""
@@ -999,6 +1026,8 @@ def _channel_open_again(c: ServerConnection, s: _ServerChannel, m: Any) -> None:
 def _access_request(c: ServerConnection, s: _ServerChannel, m: Any) -> None:
     c._send_method(s.number, _make(_ACCESS.RequestOk, ticket=1))
 
+
+_NO_REPLY = frozenset({_basic_publish, _basic_ack, _basic_nack, _basic_reject})
 
 _HANDLERS: dict[type[Method], Callable[[ServerConnection, _ServerChannel, Any], None]] = {
     commands.Exchange.Declare: _exchange_declare,

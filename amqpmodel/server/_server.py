@@ -80,7 +80,8 @@ class _Protocol(asyncio.Protocol):
         if threading.get_ident() == self.server._thread_id:
             self.loop.call_soon(self._drain)
         else:
-            self.loop.call_soon_threadsafe(self._drain)
+            with contextlib.suppress(RuntimeError):  # the loop has already closed
+                self.loop.call_soon_threadsafe(self._drain)
 
     def _drain(self) -> None:
         self._drain_scheduled = False
@@ -117,6 +118,20 @@ class _Protocol(asyncio.Protocol):
         connection.heartbeat_tick()
         if not connection.closed:
             self._schedule_heartbeat()
+
+    # flow control: while the socket's write buffer is over its high-water mark,
+    # the core keeps messages in their queues instead of handing them to us
+
+    def pause_writing(self) -> None:
+        connection = self.connection
+        if connection is not None and connection.core is not None:
+            connection.core.pause_deliveries(True)
+
+    def resume_writing(self) -> None:
+        connection = self.connection
+        if connection is not None and connection.core is not None:
+            connection.core.pause_deliveries(False)
+            self._after_io()
 
     def _close(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
@@ -170,6 +185,8 @@ class Server:
         sockets = self._server.sockets
         if sockets:
             self.port = sockets[0].getsockname()[1]
+        # a deadline set from another thread (an in-process publish with a TTL) re-arms our timer
+        self.broker._timers.on_earlier.append(self._deadline_moved)
         log.info("amqpmodel listening on %s:%s", self.host, self.port)
 
     # broker timers (TTL, x-expires) settle on the loop when they come due
@@ -185,6 +202,11 @@ class Server:
         delay = max(0.0, deadline - self.broker.clock.now())
         self._timer_deadline = deadline
         self._timer = self.loop.call_later(delay + 0.0005, self._on_timer)
+
+    def _deadline_moved(self) -> None:
+        if threading.get_ident() != self._thread_id:
+            with contextlib.suppress(RuntimeError):  # the loop has already closed
+                self.loop.call_soon_threadsafe(self._arm_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -211,6 +233,8 @@ class Server:
             protocol._close()
         if self._timer is not None:
             self._timer.cancel()
+        with contextlib.suppress(ValueError):
+            self.broker._timers.on_earlier.remove(self._deadline_moved)
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)
