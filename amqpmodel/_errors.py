@@ -50,7 +50,7 @@ class AMQPError(Exception):
     def __init__(self, explanation: str = "", class_id: int = 0, method_id: int = 0) -> None:
         self.explanation = explanation
         text = f"{self.reply_name} - {explanation}" if explanation else self.reply_name
-        encoded = text.encode("utf-8")
+        encoded = text.encode("utf-8", "surrogatepass")  # names may hold raw bytes (wire)
         if len(encoded) > _MAX_REPLY_TEXT:
             # as RabbitMQ: the first 252 bytes (whole characters) and "..."
             text = encoded[: _MAX_REPLY_TEXT - 3].decode("utf-8", "ignore") + "..."

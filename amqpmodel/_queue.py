@@ -86,11 +86,14 @@ class Consumer:
         self.unacked = 0
 
     def has_room(self) -> bool:
-        if self.channel._paused:
-            return False  # its connection cannot take more now (the server's flow control)
+        # ``channel._paused``: its connection cannot take more now (the server's flow
+        # control); a consumer with a prefetch limit is bounded by that limit anyway
         if self.auto_ack:
-            return True  # spec 7.5: no_ack consumers ignore prefetch
-        if self.prefetch and self.unacked >= self.prefetch:
+            return not self.channel._paused  # spec 7.5: no_ack consumers ignore prefetch
+        if self.prefetch:
+            if self.unacked >= self.prefetch:
+                return False
+        elif self.channel._paused:
             return False
         channel = self.channel
         return not channel._global_prefetch or channel._global_unacked < channel._global_prefetch

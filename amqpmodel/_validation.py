@@ -24,7 +24,7 @@ def short_string(value: Any, what: str) -> str:
             raise FrameSyntaxError(f"{what} is not valid UTF-8") from None
     else:
         raise FrameSyntaxError(f"{what} must be a string, got {type(value).__name__}")
-    if len(text) > 63 and len(text.encode("utf-8")) > 255:
+    if len(text) > 63 and len(text.encode("utf-8", "surrogateescape")) > 255:
         raise FrameSyntaxError(f"{what} is longer than 255 bytes")
     return text
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import struct
-from typing import Any
+from typing import Any, ClassVar
 
 from pamqp import commands, decode, encode
 from pamqp.base import Frame as Method
@@ -85,6 +85,115 @@ class DecodeError(ValueError):
     """A frame whose payload pamqp could not decode (a syntax error, spec 9.1: 502)."""
 
 
+# ----------------------------------------------------------------- field values that keep their AMQP type
+#
+# pamqp decodes every integer type to int and both float types to float. A
+# message whose headers the broker rewrites (dead-lettering adds x-death) is
+# re-encoded, and RabbitMQ keeps each value's type: these subclasses carry the
+# type tag through the core, while comparing and printing as plain numbers.
+
+
+class _TaggedInt(int):
+    amqp_tag: ClassVar[bytes]
+    amqp_format: ClassVar[str]
+
+    def __repr__(self) -> str:
+        return int.__repr__(self)
+
+
+def _int_type(name: str, tag: bytes, fmt: str) -> type[_TaggedInt]:
+    return type(name, (_TaggedInt,), {"amqp_tag": tag, "amqp_format": fmt, "__slots__": ()})
+
+
+_TAGGED_INTS = {
+    tag: _int_type(name, tag, fmt)
+    for name, tag, fmt in (
+        ("ShortShortInt", b"b", ">b"),
+        ("ShortShortUInt", b"B", ">B"),
+        ("ShortInt", b"s", ">h"),
+        ("ShortUInt", b"u", ">H"),
+        ("LongUInt", b"i", ">I"),
+        ("LongLongInt", b"l", ">q"),
+        ("LongLongUInt", b"L", ">q"),
+    )
+}
+
+
+class Float32(float):
+    """A header value that arrived as a single-precision float ('f')."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return float.__repr__(self)
+
+
+def _short_str(data: bytes) -> tuple[int, str]:
+    """A shortstr; bytes that are not UTF-8 survive as surrogates (RabbitMQ passes them on)."""
+    length = data[0]
+    if len(data) < length + 1:
+        raise ValueError("short string runs past the frame")
+    return length + 1, data[1 : length + 1].decode("utf-8", "surrogateescape")
+
+
+def _table_value(data: bytes) -> tuple[int, Any]:
+    tag = data[:1]
+    tagged = _TAGGED_INTS.get(tag)
+    if tagged is not None:
+        consumed, number = decode.TABLE_MAPPING[tag](data[1:])
+        return consumed + 1, tagged(int(number))  # type: ignore[arg-type]
+    if tag == b"f":
+        consumed, number = decode.floating_point(data[1:])
+        return consumed + 1, Float32(number)
+    if tag == b"A":
+        consumed, items = _array(data[1:])
+        return consumed + 1, items
+    if tag == b"F":
+        consumed, table = _field_table(data[1:])
+        return consumed + 1, table
+    consumed, value = decode.embedded_value(data)
+    return consumed, value
+
+
+def _array(data: bytes) -> tuple[int, list[Any]]:
+    (length,) = struct.unpack_from(">I", data)
+    end = 4 + length
+    if end > len(data):
+        raise ValueError("field array runs past the frame")
+    items = []
+    offset = 4
+    while offset < end:
+        consumed, value = _table_value(data[offset:end])
+        offset += consumed
+        items.append(value)
+    return end, items
+
+
+def _field_table(data: bytes) -> tuple[int, dict[str, Any]]:
+    (length,) = struct.unpack_from(">I", data)
+    end = 4 + length
+    if end > len(data):
+        raise ValueError("field table runs past the frame")
+    table: dict[str, Any] = {}
+    offset = 4
+    while offset < end:
+        consumed, key = _short_str(data[offset:end])
+        offset += consumed
+        consumed, value = _table_value(data[offset:end])
+        offset += consumed
+        table[key] = value
+    return end, table
+
+
+# pamqp's decoders, but for short strings and tables (see above)
+_DECODERS: dict[str, Any] = {**decode.METHODS, "shortstr": _short_str, "table": _field_table}
+
+
+def _decode(data: bytes, amqp_type: str) -> tuple[int, Any]:
+    decoded: tuple[int, Any] = _DECODERS[amqp_type](data)
+    return decoded
+
+
 # ----------------------------------------------------------------- decoding
 
 
@@ -100,10 +209,32 @@ def decode_method(payload: bytes) -> Method:
     method_class: Any = commands.INDEX_MAPPING[index]  # KeyError: unknown method
     method: Method = method_class.__new__(method_class)
     try:
-        Method.unmarshal(method, payload[4:])
-    except Exception as error:  # pamqp raises struct.error, ValueError, IndexError...
+        _unmarshal(method, payload[4:])
+    except Exception as error:  # struct.error, ValueError, IndexError...
         raise DecodeError(f"cannot decode {method_class.name}: {error}") from None
     return method
+
+
+def _unmarshal(method: Method, data: bytes) -> None:
+    """pamqp's ``Frame.unmarshal`` walk over the arguments, with the decoders above."""
+    offset = 0
+    bit = -1
+    for name in method.__slots__:
+        amqp_type = method.amqp_type(name)
+        if amqp_type == "bit":
+            if bit < 0 or bit == 8:
+                if bit == 8:
+                    offset += 1
+                bit = 0
+            setattr(method, name, bool(data[offset] & (1 << bit)))
+            bit += 1
+            continue
+        if bit >= 0:
+            offset += 1
+            bit = -1
+        consumed, value = _decode(data[offset:], amqp_type)
+        offset += consumed
+        setattr(method, name, value)
 
 
 def decode_properties(data: bytes) -> BasicProperties:
@@ -128,7 +259,7 @@ def decode_properties(data: bytes) -> BasicProperties:
         rest = data[offset:]
         for ours, _, flag, amqp_type in _PROPERTIES:
             if flags & flag:
-                consumed, value = decode.by_type(rest, amqp_type)
+                consumed, value = _decode(rest, amqp_type)
                 rest = rest[consumed:]
                 values[ours] = value
     except Exception as error:
@@ -166,8 +297,8 @@ def encode_method(method: Method) -> bytes:
             bits = -1
         if amqp_type == "table":
             output.append(encode_table(value or {}))
-        elif amqp_type == "shortstr" and isinstance(value, bytes):
-            output.append(bytes((len(value),)) + value)
+        elif amqp_type == "shortstr":
+            output.append(_short_string(value if value is not None else ""))
         else:
             output.append(
                 encode.by_type(value if value is not None else _ZERO.get(amqp_type, 0), amqp_type)
@@ -193,6 +324,10 @@ def _value(value: Any) -> bytes:
     """One field-table value with its type tag, as RabbitMQ would send it."""
     if isinstance(value, bool):
         return b"t\x01" if value else b"t\x00"
+    if isinstance(value, _TaggedInt):
+        return value.amqp_tag + struct.pack(value.amqp_format, value)
+    if isinstance(value, Float32):
+        return b"f" + struct.pack(">f", value)
     if isinstance(value, int):
         if -(2**31) <= value < 2**31:
             return b"I" + struct.pack(">i", value)
@@ -202,10 +337,12 @@ def _value(value: Any) -> bytes:
     if isinstance(value, float):
         return b"d" + struct.pack(">d", value)
     if isinstance(value, str):
-        data = value.encode("utf-8")
+        data = value.encode("utf-8", "surrogateescape")
         return b"S" + struct.pack(">I", len(data)) + data
-    if isinstance(value, (bytes, bytearray)):
-        return b"S" + struct.pack(">I", len(value)) + bytes(value)
+    if isinstance(value, bytearray):
+        return b"x" + struct.pack(">I", len(value)) + bytes(value)  # a byte array stays one
+    if isinstance(value, bytes):
+        return b"S" + struct.pack(">I", len(value)) + value
     if isinstance(value, dict):
         return b"F" + encode_table(value)
     if isinstance(value, (list, tuple)):
@@ -218,12 +355,18 @@ def _value(value: Any) -> bytes:
     raise TypeError(f"{type(value).__name__} is not an AMQP field value")
 
 
+def _short_string(value: str | bytes) -> bytes:
+    data = value if isinstance(value, bytes) else value.encode("utf-8", "surrogateescape")
+    if len(data) > 255:
+        raise ValueError(f"short string of {len(data)} bytes (at most 255)")
+    return bytes((len(data),)) + data
+
+
 def encode_table(table: dict[str, Any]) -> bytes:
     """A field table (keys in insertion order, as RabbitMQ keeps them)."""
     parts = []
     for key, value in table.items():
-        name = key.encode("utf-8")
-        parts.append(bytes((len(name),)) + name)
+        parts.append(_short_string(key))
         parts.append(_value(value))
     data = b"".join(parts)
     return struct.pack(">I", len(data)) + data
@@ -248,7 +391,7 @@ def _encode_properties(properties: BasicProperties) -> bytes:
         elif amqp_type == "octet":
             parts.append(bytes((value,)))
         else:
-            parts.append(encode.short_string(value))
+            parts.append(_short_string(value))
     return _PROPERTY_FLAGS.pack(flags) + b"".join(parts)
 
 
