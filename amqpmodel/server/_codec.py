@@ -39,6 +39,8 @@ __all__ = [
     "content_frames",
     "decode_method",
     "decode_properties",
+    "deliver_frame",
+    "get_ok_frame",
     "encode_method",
     "encode_table",
     "heartbeat_frame",
@@ -215,12 +217,24 @@ def decode_method(payload: bytes) -> Method:
     return method
 
 
+_LAYOUTS: dict[type, tuple[tuple[str, str], ...]] = {}
+
+
+def _layout(method_class: type[Method]) -> tuple[tuple[str, str], ...]:
+    """A method's (argument, AMQP type) pairs, read once per method class."""
+    layout = _LAYOUTS.get(method_class)
+    if layout is None:
+        layout = _LAYOUTS[method_class] = tuple(
+            (name, method_class.amqp_type(name)) for name in method_class.__slots__
+        )
+    return layout
+
+
 def _unmarshal(method: Method, data: bytes) -> None:
     """pamqp's ``Frame.unmarshal`` walk over the arguments, with the decoders above."""
     offset = 0
     bit = -1
-    for name in method.__slots__:
-        amqp_type = method.amqp_type(name)
+    for name, amqp_type in _layout(type(method)):
         if amqp_type == "bit":
             if bit < 0 or bit == 8:
                 if bit == 8:
@@ -279,8 +293,7 @@ def encode_method(method: Method) -> bytes:
     output = [_METHOD_INDEX.pack(method.index)]
     bits = -1
     position = 0
-    for name in method.__slots__:
-        amqp_type = method.amqp_type(name)
+    for name, amqp_type in _layout(type(method)):
         value = getattr(method, name, None)
         if amqp_type == "bit":
             if bits < 0:
@@ -313,6 +326,57 @@ _ZERO = {"shortstr": "", "longstr": ""}
 
 def method_frame(channel: int, method: Method) -> bytes:
     payload = encode_method(method)
+    return _FRAME_PREFIX.pack(FRAME_METHOD, channel, len(payload)) + payload + _FRAME_END_BYTE
+
+
+_DELIVER_INDEX = _METHOD_INDEX.pack(commands.Basic.Deliver.index)
+_GET_OK_INDEX = _METHOD_INDEX.pack(commands.Basic.GetOk.index)
+_LONG_LONG = struct.Struct(">Q")
+_LONG = struct.Struct(">I")
+
+
+def deliver_frame(
+    channel: int,
+    consumer_tag: str,
+    delivery_tag: int,
+    redelivered: bool,
+    exchange: str,
+    routing_key: str,
+) -> bytes:
+    """basic.deliver, the one method sent per consumed message: built directly
+    (same layout as ``encode_method``) rather than through a method object."""
+    payload = b"".join(
+        (
+            _DELIVER_INDEX,
+            _short_string(consumer_tag),
+            _LONG_LONG.pack(delivery_tag),
+            b"\x01" if redelivered else b"\x00",
+            _short_string(exchange),
+            _short_string(routing_key),
+        )
+    )
+    return _FRAME_PREFIX.pack(FRAME_METHOD, channel, len(payload)) + payload + _FRAME_END_BYTE
+
+
+def get_ok_frame(
+    channel: int,
+    delivery_tag: int,
+    redelivered: bool,
+    exchange: str,
+    routing_key: str,
+    message_count: int,
+) -> bytes:
+    """basic.get-ok, built directly like ``deliver_frame``."""
+    payload = b"".join(
+        (
+            _GET_OK_INDEX,
+            _LONG_LONG.pack(delivery_tag),
+            b"\x01" if redelivered else b"\x00",
+            _short_string(exchange),
+            _short_string(routing_key),
+            _LONG.pack(message_count),
+        )
+    )
     return _FRAME_PREFIX.pack(FRAME_METHOD, channel, len(payload)) + payload + _FRAME_END_BYTE
 
 

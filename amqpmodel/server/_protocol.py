@@ -55,6 +55,8 @@ from ._codec import (
     content_frames,
     decode_method,
     decode_properties,
+    deliver_frame,
+    get_ok_frame,
     heartbeat_frame,
     method_frame,
 )
@@ -670,16 +672,13 @@ class ServerConnection:
         number = core.channel_number
         out = self._out
         out.append(
-            method_frame(
+            deliver_frame(
                 number,
-                _make(
-                    commands.Basic.Deliver,
-                    consumer_tag=method.consumer_tag,
-                    delivery_tag=method.delivery_tag,
-                    redelivered=method.redelivered,
-                    exchange=method.exchange,
-                    routing_key=method.routing_key,
-                ),
+                method.consumer_tag,
+                method.delivery_tag,
+                method.redelivered,
+                method.exchange,
+                method.routing_key,
             )
         )
         out += content_frames(number, properties, body, self.frame_max)
@@ -946,16 +945,15 @@ def _basic_get(c: ServerConnection, s: _ServerChannel, m: Any) -> None:
         c._send_method(s.number, _make(commands.Basic.GetEmpty, cluster_id=""))
         return
     assert properties is not None and body is not None
-    c._send_method(
-        s.number,
-        _make(
-            commands.Basic.GetOk,
-            delivery_tag=ok.delivery_tag,
-            redelivered=ok.redelivered,
-            exchange=ok.exchange,
-            routing_key=ok.routing_key,
-            message_count=ok.message_count,
-        ),
+    c._out.append(
+        get_ok_frame(
+            s.number,
+            ok.delivery_tag,
+            ok.redelivered,
+            ok.exchange,
+            ok.routing_key,
+            ok.message_count,
+        )
     )
     c._out += content_frames(s.number, properties, body, c.frame_max)
 
