@@ -131,6 +131,7 @@ class Channel:
             getattr(clock, "raw", clock.now) if hasattr(clock, "raw_offset") else clock.now
         )
         self._vhost = connection.vhost
+        self._queues = connection.vhost.queues  # the same dict, for the publish hot path
         self._closed: tuple[int, str] | None = None
         self._delivery_tag = 0
         self._unacked: dict[int, _Unacked] = {}
@@ -552,7 +553,7 @@ class Channel:
                 # the hot path: the default exchange to an existing plain queue that
                 # nobody consumes from; anything else (errors included) takes the
                 # general path below
-                queue = self._vhost.queues.get(routing_key)
+                queue = self._queues.get(routing_key)
                 if (
                     queue is not None
                     and queue._plain
@@ -562,9 +563,7 @@ class Channel:
                     queue.stats.enqueued += 1
                     queue._ready.push(
                         Entry(
-                            Message("", routing_key, EMPTY_PROPERTIES, body, None),
-                            next(queue._sequence),
-                            None,
+                            Message("", routing_key, EMPTY_PROPERTIES, body), next(queue._sequence)
                         )
                     )
                     queue._ready_bytes += len(body)

@@ -28,7 +28,7 @@ class Entry:
 
     __slots__ = ("deadline", "message", "redelivered", "seq")
 
-    def __init__(self, message: Message, seq: int, deadline: float | None) -> None:
+    def __init__(self, message: Message, seq: int, deadline: float | None = None) -> None:
         self.message = message
         self.seq = seq
         self.deadline = deadline
