@@ -90,7 +90,58 @@ def dead_letter_message(
     dead_letter_exchange: str,
     dead_letter_routing_key: str | None,
 ) -> tuple[Message, list[str]]:
-    """The copy to publish to the dead-letter exchange and the routing keys to use."""
+    """The copy to publish to the dead-letter exchange and the routing keys to use.
+
+    Messages dead-lettered together (a mass expiry) usually share everything the
+    copy's properties are made of: the same properties object, no earlier
+    deaths, the same keys, queue, reason and second. The last result is reused
+    for them, so they share one (read-only) set of headers, as they would share
+    the original properties.
+    """
+    global _last
+    properties = message.properties
+    annotations_in = message.annotations
+    second = int(now)
+    last = _last
+    if (
+        last is not None
+        and last[0] is properties
+        and last[1] is annotations_in
+        and last[2] == (message.exchange, message.routing_key, queue_name, reason, second)
+        and last[3] == (dead_letter_exchange, dead_letter_routing_key)
+    ):
+        new_properties, new_annotations, routing_key, keys = last[4]
+        return (
+            Message(
+                dead_letter_exchange, routing_key, new_properties, message.body, new_annotations
+            ),
+            list(keys),
+        )
+    dead, keys = _dead_letter_copy(
+        message, queue_name, reason, now, dead_letter_exchange, dead_letter_routing_key
+    )
+    _last = (
+        properties,
+        annotations_in,
+        (message.exchange, message.routing_key, queue_name, reason, second),
+        (dead_letter_exchange, dead_letter_routing_key),
+        (dead.properties, dead.annotations, dead.routing_key, tuple(keys)),
+    )
+    return dead, keys
+
+
+# the last dead-letter copy made: (properties, annotations, where, to, result)
+_last: tuple[Any, Any, tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]] | None = None
+
+
+def _dead_letter_copy(
+    message: Message,
+    queue_name: str,
+    reason: str,
+    now: float,
+    dead_letter_exchange: str,
+    dead_letter_routing_key: str | None,
+) -> tuple[Message, list[str]]:
     properties = message.properties
     headers = dict(properties.headers) if properties.headers else {}
     annotations = message.annotations or Annotations()
