@@ -602,6 +602,8 @@ class Channel:
         vhost = self._vhost
         target = vhost.exchanges.get(exchange)
         if target is None:
+            if not exchange.isascii():
+                entity_name(exchange, "exchange name")  # 501 for a name that is not UTF-8
             raise NotFound(f"no exchange '{exchange}' in vhost '{vhost.name}'")  # spec 1.8
         if target.internal:
             raise AccessRefused(

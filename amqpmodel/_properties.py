@@ -172,7 +172,7 @@ def to_properties(properties: Any) -> BasicProperties:
                 raise FrameSyntaxError(
                     f"property {name} must be a string, got {type(value).__name__}"
                 )
-            if len(value.encode("utf-8")) > 255:
+            if len(value.encode("utf-8", "surrogatepass")) > 255:
                 raise FrameSyntaxError(f"property {name} is longer than 255 bytes")
         elif name == "headers":
             value = check_field_table(value, "headers")
@@ -221,7 +221,7 @@ def check_field_table(table: Any, where: str) -> dict[str, Any]:
     for key, value in table.items():
         if not isinstance(key, str):
             raise FrameSyntaxError(f"{where} has a non-string key {key!r}")
-        if len(key.encode("utf-8")) > 255:
+        if len(key.encode("utf-8", "surrogatepass")) > 255:
             raise FrameSyntaxError(f"{where} has a key longer than 255 bytes")
         checked[key] = check_field_value(value, where)
     return checked

@@ -6,7 +6,7 @@ import secrets
 from typing import Any
 
 from ._arguments import MAX_TTL_MS
-from ._errors import FrameSyntaxError, PreconditionFailed
+from ._errors import FrameError, FrameSyntaxError, PreconditionFailed
 
 __all__ = ["entity_name", "generate_name", "parse_expiration", "short_string"]
 
@@ -24,14 +24,24 @@ def short_string(value: Any, what: str) -> str:
             raise FrameSyntaxError(f"{what} is not valid UTF-8") from None
     else:
         raise FrameSyntaxError(f"{what} must be a string, got {type(value).__name__}")
-    if len(text) > 63 and len(text.encode("utf-8", "surrogateescape")) > 255:
+    if len(text) > 63 and len(text.encode("utf-8", "surrogatepass")) > 255:
         raise FrameSyntaxError(f"{what} is longer than 255 bytes")
     return text
 
 
 def entity_name(value: Any, what: str) -> str:
-    """A queue or exchange name: a shortstr with CR and LF removed (spec 10.2)."""
+    """A queue or exchange name: a shortstr with CR and LF removed (spec 10.2).
+
+    Unlike routing keys, names must be valid UTF-8: RabbitMQ refuses others with
+    501 "Malformed UTF-8 in shortstr" (bytes that are not UTF-8 reach us from
+    the wire as surrogates).
+    """
     text = short_string(value, what)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise FrameError("Malformed UTF-8 in shortstr") from None
     if "\r" in text or "\n" in text:
         text = text.replace("\r", "").replace("\n", "")
     return text

@@ -401,7 +401,7 @@ def _value(value: Any) -> bytes:
     if isinstance(value, float):
         return b"d" + struct.pack(">d", value)
     if isinstance(value, str):
-        data = value.encode("utf-8", "surrogateescape")
+        data = _utf8(value)
         return b"S" + struct.pack(">I", len(data)) + data
     if isinstance(value, bytearray):
         return b"x" + struct.pack(">I", len(value)) + bytes(value)  # a byte array stays one
@@ -419,8 +419,16 @@ def _value(value: Any) -> bytes:
     raise TypeError(f"{type(value).__name__} is not an AMQP field value")
 
 
+def _utf8(text: str) -> bytes:
+    """UTF-8, with raw bytes that arrived as surrogates sent back as they came."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # other lone surrogates (from in-process code): pass them
+        return text.encode("utf-8", "surrogatepass")
+
+
 def _short_string(value: str | bytes) -> bytes:
-    data = value if isinstance(value, bytes) else value.encode("utf-8", "surrogateescape")
+    data = value if isinstance(value, bytes) else _utf8(value)
     if len(data) > 255:
         raise ValueError(f"short string of {len(data)} bytes (at most 255)")
     return bytes((len(data),)) + data
