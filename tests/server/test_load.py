@@ -6,8 +6,8 @@ consume with manual acks and a prefetch limit, each on its own pika
 so redeliveries happen; every redelivery must carry redelivered=True
 (spec 7.13 / 9.3 accounting), and every other message is delivered exactly once.
 
-``AMQPMODEL_LOAD_MESSAGES`` sets the total (100000 for the full run; the
-default, 10000, takes about 6 s; 100000 took 35 s on the 2-core dev machine).
+The default is the 100 000 messages issue 5 asks for (about 35 s on the 2-core
+dev machine); ``AMQPMODEL_LOAD_MESSAGES`` sets another total.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import pytest
 from amqpmodel import Broker
 from amqpmodel.server import serve
 
-MESSAGES = int(os.environ.get("AMQPMODEL_LOAD_MESSAGES", "10000"))
+MESSAGES = int(os.environ.get("AMQPMODEL_LOAD_MESSAGES", "100000"))
 PRODUCERS = 25
 CONSUMERS = 25
 QUEUES = 5  # 5 producers and 5 consumers per queue
@@ -167,6 +167,7 @@ def _wait_idle(broker: Broker) -> None:
     assert broker.connections == []
 
 
+@pytest.mark.timeout(max(300, int(DEADLINE) + 60))
 def test_fifty_clients_move_every_message_once(load_server: tuple[str, Broker]) -> None:
     # spec 8.1: every publish confirmed; spec 7.13: a redelivery is flagged redelivered=True
     url, broker = load_server
