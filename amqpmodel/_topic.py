@@ -45,15 +45,17 @@ class _Node(Generic[D]):
             self.hash = child
 
 
-def _close(live: dict[_Node[D], None]) -> list[_Node[D]]:
-    """The live nodes plus the ``#`` children they reach through ``#`` (zero-word matches)."""
-    active = list(live)
-    for node in active:  # grows while iterating: chains of "#"
+def _reach_hashes(active: list[_Node[D]], hashes: list[_Node[D]], in_hashes: set[_Node[D]]) -> None:
+    """Add to ``hashes`` every ``#`` node that ``active`` reaches with zero words."""
+    for node in active:
+        if node.is_hash and node not in in_hashes:
+            in_hashes.add(node)
+            hashes.append(node)
         hash_child = node.hash
-        if hash_child is not None and hash_child not in live:
-            live[hash_child] = None
-            active.append(hash_child)
-    return active
+        while hash_child is not None and hash_child not in in_hashes:
+            in_hashes.add(hash_child)
+            hashes.append(hash_child)
+            hash_child = hash_child.hash
 
 
 class TopicTrie(Generic[D]):
@@ -111,32 +113,37 @@ class TopicTrie(Generic[D]):
         return result
 
     def _match(self, words: list[str]) -> tuple[D, ...]:
-        """Run the trie as an automaton: the set of live nodes after each word.
+        """Run the trie as an automaton over the words.
 
-        A ``#`` node stays live on every word (it absorbs it) and is live as
-        soon as its parent is (it matches zero words), so each node is visited
-        at most once per word: O(words x live nodes), without recursion.
+        ``active`` holds the nodes reached by the words so far; a ``#`` node,
+        once reached (its parent reached: ``#`` matches zero words), absorbs
+        every later word, so it joins ``hashes`` and stays live to the end.
+        Each live node is visited once per word: O(words x live nodes),
+        without recursion.
         """
-        live: dict[_Node[D], None] = {self._root: None}
-        active = _close(live)
+        hashes: list[_Node[D]] = []
+        in_hashes: set[_Node[D]] = set()
+        active = [self._root]
+        _reach_hashes(active, hashes, in_hashes)
         for word in words:
-            live = {}
-            for node in active:
-                if node.is_hash:
-                    live[node] = None
-                child = node.children.get(word)
-                if child is not None:
-                    live[child] = None
-                star = node.star
-                if star is not None:
-                    live[star] = None
-            if not live:
+            following: dict[_Node[D], None] = {}
+            for nodes in (active, hashes):
+                for node in nodes:
+                    child = node.children.get(word)
+                    if child is not None:
+                        following[child] = None
+                    star = node.star
+                    if star is not None:
+                        following[star] = None
+            if not following and not hashes:
                 return ()
-            active = _close(live)
+            active = list(following)
+            _reach_hashes(active, hashes, in_hashes)
         found: dict[D, None] = {}
-        for node in active:
-            if node.destinations:
-                found.update(dict.fromkeys(node.destinations))
+        for nodes in (active, hashes):
+            for node in nodes:
+                if node.destinations:
+                    found.update(dict.fromkeys(node.destinations))
         return tuple(found)
 
     def __len__(self) -> int:
