@@ -31,7 +31,11 @@ def test_all_names_exist_and_are_public() -> None:
 
 def test_command_line_hello_runs_the_tutorial() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "amqpmodel", "hello"], capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-m", "amqpmodel", "hello"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     assert " [x] Sent 'Hello World!'" in out.stdout
     assert " [x] Received b'Hello World!'" in out.stdout
