@@ -509,14 +509,18 @@ class ServerConnection:
     # ----------------------------------------------------------------- channels
 
     def _unopened_channel_method(self, number: int, payload: bytes) -> None:
-        method = self._decode(payload)
         if number in self._closing_channels:
-            # channel.close sent: discard until close-ok (AMQP 0-9-1, 2.3.5.2)
+            # channel.close sent: discard everything but close/close-ok (AMQP 0-9-1, 2.3.5.2)
+            try:
+                method = self._decode(payload)
+            except AMQPError:
+                return
             if isinstance(method, commands.Channel.CloseOk):
                 self._closing_channels.discard(number)
             elif isinstance(method, commands.Channel.Close):
                 self._send_method(number, commands.Channel.CloseOk())
             return
+        method = self._decode(payload)
         if isinstance(method, commands.Channel.Open):
             self._channel_open(number, method)
         elif isinstance(method, commands.Channel.CloseOk):
@@ -525,10 +529,16 @@ class ServerConnection:
             raise ChannelError("expected 'channel.open'", *_ids(method))
 
     def _channel_open(self, number: int, method: Method) -> None:
-        if number > self.channel_max:
+        if len(self._channels) >= self.channel_max:
             raise NotAllowed(
-                f"number of channels opened ({len(self._channels)}) has reached the negotiated channel_max "
-                f"({self.channel_max})",
+                f"number of channels opened ({len(self._channels)}) has reached the "
+                f"negotiated channel_max ({self.channel_max})",
+                20,
+                10,
+            )
+        if number > self.channel_max:  # AMQP: channels are numbered 1..channel_max
+            raise NotAllowed(
+                f"channel number {number} is above the negotiated channel_max ({self.channel_max})",
                 20,
                 10,
             )
