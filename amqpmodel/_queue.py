@@ -428,6 +428,16 @@ class Queue:
     def _dispatch(self) -> None:
         """Assign ready messages to consumers with room, head first."""
         ready = self._ready
+        consumers = self._consumers
+        if len(consumers) == 1 and not self._may_expire:
+            # the common case: one consumer, nothing to expire at the head
+            only = consumers[0]
+            deliver = only.channel._deliver
+            while ready.count and only.has_room():
+                entry = ready.pop()
+                self._ready_bytes -= len(entry.message.body)
+                deliver(only, self, entry)
+            return
         now = self._vhost._now() if self._may_expire else 0.0
         while ready.count:
             if self._may_expire:
