@@ -1145,3 +1145,45 @@ def test_channel_error_keeps_other_channels_spec_9_1(backend, c):
     assert second.is_open
     second.basic_publish("", q, b"through second")
     assert c.get_bodies(q) == [b"through second"]
+
+
+# -- direct reply-to (not in the numbered spec; RabbitMQ's behaviour) ------------------
+
+
+def test_direct_reply_to_round_trip(backend, c):
+    server = backend.client()
+    rpc = backend.unique("rpc")
+    server.declare_queue(rpc)
+    c.consume("amq.rabbitmq.reply-to", auto_ack=True)
+    c.publish("", rpc, b"ping", {"reply_to": "amq.rabbitmq.reply-to", "correlation_id": "c1"})
+    request = server.get_eventually(rpc)
+    assert request is not None
+    key = request["properties"]["reply_to"]
+    assert key.startswith("amq.rabbitmq.reply-to.")
+    server.publish("", key, b"pong", {"correlation_id": "c1"})
+    (reply,) = c.wait(1)
+    assert (reply["body"], reply["properties"], reply["exchange"], reply["routing_key"]) == (
+        b"pong",
+        {"correlation_id": "c1"},
+        "",
+        key,
+    )
+    assert reply["redelivered"] is False
+
+
+def test_direct_reply_to_errors(backend, c):
+    rpc = backend.unique("rpc")
+    c.declare_queue(rpc)
+    assert c.error_of(lambda: c.publish("", rpc, b"q", {"reply_to": "amq.rabbitmq.reply-to"})) == (
+        406,
+        "PRECONDITION_FAILED - fast reply consumer does not exist",
+    )
+    assert c.error_of(lambda: c.consume("amq.rabbitmq.reply-to", auto_ack=False)) == (
+        406,
+        "PRECONDITION_FAILED - reply consumer cannot acknowledge",
+    )
+    c.consume("amq.rabbitmq.reply-to", auto_ack=True)
+    assert c.error_of(lambda: c.consume("amq.rabbitmq.reply-to", auto_ack=True)) == (
+        406,
+        "PRECONDITION_FAILED - reply consumer already set",
+    )
