@@ -64,7 +64,7 @@ from ._properties import (
     to_properties,
 )
 from ._queue import Consumer, Queue
-from ._ready import Entry
+from ._ready import Fifo, QueueEntry
 from ._reply_to import REPLY_TO, REPLY_TO_PREFIX, ReplyConsumer, check_reply_consumer, reply_key
 from ._timers import INFINITY
 from ._validation import (
@@ -85,7 +85,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 # (entry, queue, consumer or None for basic.get): what an unacked delivery tag refers to
-_Unacked = tuple[Entry, Queue, "Consumer | None"]
+_Unacked = tuple[QueueEntry, Queue, "Consumer | None"]
 
 
 def _amqp_method(
@@ -229,7 +229,13 @@ class Channel:
     # ----------------------------------------------------------------- name shortcuts (spec 2.2)
 
     def _queue_name(self, queue: Any) -> str:
-        if type(queue) is str and 0 < len(queue) < 64 and "\r" not in queue and "\n" not in queue:
+        if (
+            type(queue) is str
+            and 0 < len(queue) < 64
+            and queue.isascii()
+            and "\r" not in queue
+            and "\n" not in queue
+        ):
             return queue  # the common case, without the general checks
         name = entity_name(queue, "queue name")
         if name == "":
@@ -561,11 +567,16 @@ class Channel:
                     and len(body) <= self._broker.max_message_size
                 ):
                     queue.stats.enqueued += 1
-                    queue._ready.push(
-                        Entry(
-                            Message("", routing_key, EMPTY_PROPERTIES, body), next(queue._sequence)
-                        )
+                    # the message is its own queue entry (see Message)
+                    message = Message(
+                        "", routing_key, EMPTY_PROPERTIES, body, None, next(queue._sequence)
                     )
+                    ready = queue._ready
+                    if type(ready) is Fifo:  # Fifo.push without the call
+                        ready.fresh.append(message)
+                        ready.count += 1
+                    else:
+                        ready.push(message)
                     queue._ready_bytes += len(body)
                     if self._confirming:  # a plain queue never refuses: ack (spec 8.2)
                         self._publish_seq += 1
@@ -647,7 +658,7 @@ class Channel:
             self._tx_publishes.append((message, queues, mandatory, ttl_ms))  # spec 8.8
             return None
         if len(queues) == 1 and not self._confirming:
-            queues[0]._publish(message, ttl_ms)
+            queues[0]._publish(message, ttl_ms, None, True)
             return None
         return self._deliver_publish(message, queues, mandatory, ttl_ms)
 
@@ -676,7 +687,7 @@ class Channel:
     def _enqueue(message: Message, queues: list[Queue], ttl_ms: int | None) -> bool:
         """Hand a routed message to its queues; True when at least one refused it."""
         if len(queues) == 1:
-            return not queues[0]._publish(message, ttl_ms)
+            return not queues[0]._publish(message, ttl_ms, None, True)
         rejected = False
         for queue in queues:
             if not queue._publish(message, ttl_ms):
@@ -726,7 +737,7 @@ class Channel:
                     entry = target._get()  # TTL heads, the x-expires timer, or empty
                 else:
                     entry = target._ready.pop()
-                    target._ready_bytes -= len(entry.message.body)
+                    target._ready_bytes -= len(entry.body)
             except AMQPError as error:
                 self._fail(error, 60, 70)
                 raise
@@ -743,11 +754,11 @@ class Channel:
                 if not self._ack_marks:
                     self._watch_acks(tag)
                 target._unacked += 1
-            message = entry.message
+            # an entry reads like its message (a Message is its own entry)
             method = GetOk(
-                tag, entry.redelivered, message.exchange, message.routing_key, target._ready.count
+                tag, entry.redelivered, entry.exchange, entry.routing_key, target._ready.count
             )
-            return method, message.properties, message.body
+            return method, entry.properties, entry.body
 
     @_amqp_method(60, 20)
     def basic_consume(
@@ -914,7 +925,7 @@ class Channel:
         for callback in self._cancel_callbacks:
             self.connection._push((_call_one, self, callback, method, None))
 
-    def _deliver(self, consumer: Consumer, queue: Queue, entry: Entry) -> None:
+    def _deliver(self, consumer: Consumer, queue: Queue, entry: QueueEntry) -> None:
         """Assign a message to a consumer: delivery tag, unacked record, pending callback."""
         self._delivery_tag += 1
         tag = self._delivery_tag
@@ -928,7 +939,6 @@ class Channel:
             consumer.unacked += 1
             self._global_unacked += 1
             queue._unacked += 1
-        message = entry.message
         connection = self.connection
         pending = connection._pending
         if not pending:
@@ -937,11 +947,9 @@ class Channel:
             (
                 consumer.callback,
                 self,
-                Deliver(
-                    consumer.tag, tag, entry.redelivered, message.exchange, message.routing_key
-                ),
-                message.properties,
-                message.body,
+                Deliver(consumer.tag, tag, entry.redelivered, entry.exchange, entry.routing_key),
+                entry.properties,
+                entry.body,
             )
         )
 

@@ -114,7 +114,7 @@ class Annotations:
     first_death: tuple[str, str, str] | None = None
 
 
-@attrs.define(slots=True)
+@attrs.define(slots=True, eq=False)
 class Message:
     """A published message as a queue holds it.
 
@@ -122,6 +122,12 @@ class Message:
     never copied (DESIGN.md, performance budget). Treat it as read-only; it is
     not frozen only because frozen attrs classes are slower to create, and one
     is created per publish.
+
+    A message that reaches exactly one queue (almost all of them) is also its
+    own entry in that queue: ``seq`` (enqueue order, spec 2.12), ``deadline``
+    (TTL, 3.1) and ``redelivered`` live here, which saves an object per
+    message. A message routed to several queues gets an ``Entry`` in each.
+    Equality is identity.
     """
 
     exchange: str
@@ -129,6 +135,17 @@ class Message:
     properties: BasicProperties
     body: bytes
     annotations: Annotations | None = None
+    seq: int = attrs.field(default=0, repr=False)
+    deadline: float | None = attrs.field(default=None, repr=False)
+    redelivered: bool = attrs.field(default=False, repr=False)
+
+    @property
+    def message(self) -> Message:
+        """The message itself (what an ``Entry`` wrapping it would give)."""
+        return self
+
+    def __lt__(self, other: Message | Any) -> bool:
+        return bool(self.seq < other.seq)
 
 
 _SHORT_STRING_PROPERTIES = frozenset(

@@ -16,7 +16,7 @@ import attrs
 
 from ._arguments import QueueArguments
 from ._properties import Message
-from ._ready import Entry, Fifo, PriorityFifo
+from ._ready import Entry, Fifo, PriorityFifo, QueueEntry
 
 if TYPE_CHECKING:
     from ._channel import Channel
@@ -234,9 +234,7 @@ class Queue:
         """Assert the queue's invariants (used by property-based tests)."""
         entries = list(self._ready)
         assert len(entries) == len(self._ready), "ready count disagrees with ready entries"
-        assert sum(len(e.message.body) for e in entries) == self._ready_bytes, (
-            "ready bytes disagree"
-        )
+        assert sum(len(e.body) for e in entries) == self._ready_bytes, "ready bytes disagree"
         unacked = 0
         for channel in self._vhost._channels():
             unacked += sum(1 for record in channel._unacked.values() if record[1] is self)
@@ -268,16 +266,29 @@ class Queue:
             args.max_length_bytes is not None and self._ready_bytes + size > args.max_length_bytes
         )
 
-    def _publish(self, message: Message, ttl_ms: int | None, now: float | None = None) -> bool:
+    def _publish(
+        self,
+        message: Message,
+        ttl_ms: int | None,
+        now: float | None = None,
+        only_queue: bool = False,
+    ) -> bool:
         """Take a routed message; False when reject-publish refused it (spec 5.3).
 
         ``now`` is read from the clock only when a TTL or a limit needs it.
+        ``only_queue``: no other queue takes this message object, so it can be
+        its own entry here (see ``Message``).
         """
         self.stats.enqueued += 1
         ready = self._ready
+        entry: QueueEntry
         if self._plain and ttl_ms is None:
             # no TTL, no limits: the hot path
-            entry = Entry(message, next(self._sequence), None)
+            if only_queue:
+                message.seq = next(self._sequence)
+                entry = message
+            else:
+                entry = Entry(message, next(self._sequence))
             if self._consumers:
                 if not ready.count:
                     consumer = self._next_consumer()
@@ -302,9 +313,13 @@ class Queue:
             return False
         if args.message_ttl is not None and (ttl_ms is None or args.message_ttl < ttl_ms):
             ttl_ms = args.message_ttl  # spec 3.1: the lower TTL wins
-        entry = Entry(
-            message, next(self._sequence), None if ttl_ms is None else now + ttl_ms / 1000
-        )
+        deadline = None if ttl_ms is None else now + ttl_ms / 1000
+        if only_queue:
+            message.seq = next(self._sequence)
+            message.deadline = deadline
+            entry = message
+        else:
+            entry = Entry(message, next(self._sequence), deadline)
         if not ready.count and self._consumers:
             consumer = self._next_consumer()
             if consumer is not None:
@@ -333,7 +348,7 @@ class Queue:
             or (max_bytes is not None and self._ready_bytes > max_bytes)
         ):
             entry = ready.pop()
-            self._ready_bytes -= len(entry.message.body)
+            self._ready_bytes -= len(entry.body)
             self._dead_letter_or_drop(entry, "maxlen", now)
 
     # ----------------------------------------------------------------- expiry (spec 3)
@@ -353,7 +368,7 @@ class Queue:
                 if deadline is None or deadline > now:
                     break
                 ready.pop()
-                self._ready_bytes -= len(head.message.body)
+                self._ready_bytes -= len(head.body)
                 self._dead_letter_or_drop(head, "expired", deadline)
                 expired += 1
                 if expired == 1000 and gc.isenabled():
@@ -379,7 +394,7 @@ class Queue:
 
     # ----------------------------------------------------------------- dead-lettering (spec 4)
 
-    def _dead_letter_or_drop(self, entry: Entry, reason: str, now: float) -> None:
+    def _dead_letter_or_drop(self, entry: QueueEntry, reason: str, now: float) -> None:
         if self._args.dead_letter_exchange is None:
             self.stats.dropped[reason] += 1
         else:
@@ -435,7 +450,7 @@ class Queue:
             deliver = only.channel._deliver
             while ready.count and only.has_room():
                 entry = ready.pop()
-                self._ready_bytes -= len(entry.message.body)
+                self._ready_bytes -= len(entry.body)
                 deliver(only, self, entry)
             return
         now = self._vhost._now() if self._may_expire else 0.0
@@ -448,7 +463,7 @@ class Queue:
             if consumer is None:
                 return
             entry = ready.pop()
-            self._ready_bytes -= len(entry.message.body)
+            self._ready_bytes -= len(entry.body)
             consumer.channel._deliver(consumer, self, entry)
 
     def _add_consumer(self, consumer: Consumer) -> None:
@@ -479,14 +494,14 @@ class Queue:
 
     # ----------------------------------------------------------------- settling deliveries
 
-    def _settled(self, entry: Entry, consumer: Consumer | None) -> None:
+    def _settled(self, entry: QueueEntry, consumer: Consumer | None) -> None:
         """An unacked message was acked."""
         self._unacked -= 1
         self.stats.acked += 1
         if consumer is not None:
             consumer.unacked -= 1
 
-    def _requeue(self, entry: Entry, now: float, settle: bool = True) -> None:
+    def _requeue(self, entry: QueueEntry, now: float, settle: bool = True) -> None:
         """Put an unacked message back at its original position (spec 2.12).
 
         A batch (multiple nack, recover, close) passes ``settle=False`` for each
@@ -499,7 +514,7 @@ class Queue:
             return
         entry.redelivered = True
         self._ready.requeue(entry)
-        self._ready_bytes += len(entry.message.body)
+        self._ready_bytes += len(entry.body)
         if entry.deadline is not None:
             self._may_expire = True
         if settle:
@@ -515,7 +530,7 @@ class Queue:
         if self._may_expire:
             self._expire_head(now)
 
-    def _reject(self, entry: Entry, now: float) -> None:
+    def _reject(self, entry: QueueEntry, now: float) -> None:
         """An unacked message was rejected without requeue: dead-letter "rejected" (spec 4.1)."""
         self._unacked -= 1
         if self._deleted:
@@ -525,7 +540,7 @@ class Queue:
 
     # ----------------------------------------------------------------- basic.get, purge, expiry
 
-    def _get(self) -> Entry | None:
+    def _get(self) -> QueueEntry | None:
         if self._args.expires is not None:
             self._touch()  # spec 2.9
         ready = self._ready
@@ -534,7 +549,7 @@ class Queue:
         if not ready.count:
             return None
         entry = ready.pop()
-        self._ready_bytes -= len(entry.message.body)
+        self._ready_bytes -= len(entry.body)
         if self._may_expire:
             self._expire_head(self._vhost._now())
         return entry

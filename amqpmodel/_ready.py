@@ -15,16 +15,17 @@ from collections.abc import Iterator
 from heapq import heappop, heappush
 from typing import TYPE_CHECKING
 
-from ._properties import Message
+from ._properties import Annotations, BasicProperties, Message
 
 if TYPE_CHECKING:
     pass
 
-__all__ = ["Entry", "Fifo", "PriorityFifo", "ReadyStore"]
+__all__ = ["Entry", "Fifo", "PriorityFifo", "QueueEntry", "ReadyStore"]
 
 
 class Entry:
-    """A message in one queue: ``seq`` orders it (spec 2.12), ``deadline`` is its TTL (3.1)."""
+    """A message in one of several queues it reached: ``seq`` orders it (spec 2.12),
+    ``deadline`` is its TTL (3.1). A message in a single queue is its own entry."""
 
     __slots__ = ("deadline", "message", "redelivered", "seq")
 
@@ -34,11 +35,36 @@ class Entry:
         self.deadline = deadline
         self.redelivered = False
 
-    def __lt__(self, other: Entry) -> bool:
+    def __lt__(self, other: QueueEntry) -> bool:
         return self.seq < other.seq
+
+    # the message's fields, so that code reads an Entry and a Message alike
+    @property
+    def exchange(self) -> str:
+        return self.message.exchange
+
+    @property
+    def routing_key(self) -> str:
+        return self.message.routing_key
+
+    @property
+    def properties(self) -> BasicProperties:
+        return self.message.properties
+
+    @property
+    def body(self) -> bytes:
+        return self.message.body
+
+    @property
+    def annotations(self) -> Annotations | None:
+        return self.message.annotations
 
     def __repr__(self) -> str:
         return f"<Entry #{self.seq} {self.message.routing_key!r} deadline={self.deadline}>"
+
+
+# what a queue holds: a Message of its own, or an Entry for a message it shares
+QueueEntry = Entry | Message
 
 
 class Fifo:
@@ -51,33 +77,33 @@ class Fifo:
     __slots__ = ("count", "fresh", "requeued")
 
     def __init__(self) -> None:
-        self.fresh: deque[Entry] = deque()
-        self.requeued: list[Entry] = []
+        self.fresh: deque[QueueEntry] = deque()
+        self.requeued: list[QueueEntry] = []
         self.count = 0
 
     def __len__(self) -> int:
         return self.count
 
-    def push(self, entry: Entry) -> None:
+    def push(self, entry: QueueEntry) -> None:
         self.fresh.append(entry)
         self.count += 1
 
-    def requeue(self, entry: Entry) -> None:
+    def requeue(self, entry: QueueEntry) -> None:
         heappush(self.requeued, entry)
         self.count += 1
 
-    def head(self) -> Entry | None:
+    def head(self) -> QueueEntry | None:
         if self.requeued:
             return self.requeued[0]
         return self.fresh[0] if self.fresh else None
 
-    def pop(self) -> Entry:
+    def pop(self) -> QueueEntry:
         self.count -= 1
         if self.requeued:
             return heappop(self.requeued)
         return self.fresh.popleft()
 
-    def __iter__(self) -> Iterator[Entry]:
+    def __iter__(self) -> Iterator[QueueEntry]:
         yield from sorted(self.requeued)
         yield from self.fresh
 
@@ -101,8 +127,8 @@ class PriorityFifo:
     def __len__(self) -> int:
         return self.count
 
-    def level_of(self, entry: Entry) -> int:
-        priority = entry.message.properties.priority
+    def level_of(self, entry: QueueEntry) -> int:
+        priority = entry.properties.priority
         if priority is None:
             return 0
         return priority if priority < self.max_priority else self.max_priority
@@ -115,20 +141,20 @@ class PriorityFifo:
             insort(self._nonempty, -priority)
         return level
 
-    def push(self, entry: Entry) -> None:
+    def push(self, entry: QueueEntry) -> None:
         self._level(self.level_of(entry)).push(entry)
         self.count += 1
 
-    def requeue(self, entry: Entry) -> None:
+    def requeue(self, entry: QueueEntry) -> None:
         self._level(self.level_of(entry)).requeue(entry)
         self.count += 1
 
-    def head(self) -> Entry | None:
+    def head(self) -> QueueEntry | None:
         if not self._nonempty:
             return None
         return self._levels[-self._nonempty[0]].head()
 
-    def pop(self) -> Entry:
+    def pop(self) -> QueueEntry:
         priority = -self._nonempty[0]
         level = self._levels[priority]
         entry = level.pop()
@@ -137,7 +163,7 @@ class PriorityFifo:
         self.count -= 1
         return entry
 
-    def __iter__(self) -> Iterator[Entry]:
+    def __iter__(self) -> Iterator[QueueEntry]:
         for negated in list(self._nonempty):
             yield from self._levels[-negated]
 

@@ -239,5 +239,6 @@ class VirtualHost:
         if not targets:
             self.dropped["dead_letter_unroutable"] += 1
             return
+        only_queue = len(targets) == 1
         for target in targets:
-            target._publish(dead, None, now)
+            target._publish(dead, None, now, only_queue)
