@@ -956,7 +956,7 @@ def _fuzz_input(draw: Any) -> tuple[bool, str, bytes]:
 
 
 @settings(
-    max_examples=100,
+    max_examples=1000,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
