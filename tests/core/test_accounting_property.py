@@ -335,7 +335,7 @@ class LimitedQueueMachine(RuleBasedStateMachine):
 
 
 LimitedQueueMachine.TestCase.settings = settings(
-    max_examples=120,
+    max_examples=400,
     stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],

@@ -710,7 +710,7 @@ class UnusualPaths(RuleBasedStateMachine):
 
 TestUnusualPaths = UnusualPaths.TestCase
 TestUnusualPaths.settings = settings(
-    max_examples=150,
+    max_examples=400,
     stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
