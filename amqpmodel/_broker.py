@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._clock import Clock, MonotonicClock, VirtualClock
@@ -51,7 +52,14 @@ class Broker:
         self._lock = threading.RLock()
         self._condition = threading.Condition(self._lock)
         self._waiters = 0
-        self._timers = Timers(getattr(self.clock, "raw_offset", 0.0))
+        # the clock in its raw units (``now() == raw() + raw_offset``): the hot paths
+        # compare due timers with it; MonotonicClock.raw is a C function
+        raw = getattr(self.clock, "raw", None)
+        raw_offset = getattr(self.clock, "raw_offset", None)
+        if raw is None or raw_offset is None:
+            raw, raw_offset = self.clock.now, 0.0
+        self._raw_now: Callable[[], float] = raw
+        self._timers = Timers(raw_offset)
         self._sequence = itertools.count(1)  # enqueue order of every message (spec 2.12)
         self._connections: list[Connection] = []
         self._closed_pending: list[Connection] = []  # closed, with close callbacks not yet run

@@ -64,7 +64,7 @@ from ._properties import (
     to_properties,
 )
 from ._queue import Consumer, Queue
-from ._ready import Fifo, QueueEntry
+from ._ready import QueueEntry
 from ._reply_to import REPLY_TO, REPLY_TO_PREFIX, ReplyConsumer, check_reply_consumer, reply_key
 from ._timers import INFINITY
 from ._validation import (
@@ -124,12 +124,8 @@ class Channel:
         self._broker = connection.broker
         self._lock = connection.broker._lock
         self._timers = connection.broker._timers
-        clock = connection.broker.clock
-        self._now = clock.now
-        # a cheap "now" for the hot paths' due-timer check (MonotonicClock.raw is C)
-        self._raw_now = (
-            getattr(clock, "raw", clock.now) if hasattr(clock, "raw_offset") else clock.now
-        )
+        self._now = connection.broker.clock.now
+        self._raw_now = connection.broker._raw_now  # for the hot paths' due-timer check
         self._vhost = connection.vhost
         self._queues = connection.vhost.queues  # the same dict, for the publish hot path
         self._closed: tuple[int, str] | None = None
@@ -571,12 +567,7 @@ class Channel:
                     message = Message(
                         "", routing_key, EMPTY_PROPERTIES, body, None, next(queue._sequence)
                     )
-                    ready = queue._ready
-                    if type(ready) is Fifo:  # Fifo.push without the call
-                        ready.fresh.append(message)
-                        ready.count += 1
-                    else:
-                        ready.push(message)
+                    queue._ready.push(message)
                     queue._ready_bytes += len(body)
                     if self._confirming:  # a plain queue never refuses: ack (spec 8.2)
                         self._publish_seq += 1
@@ -729,15 +720,7 @@ class Channel:
                 ):
                     # the general path: name checks, the last-declared queue, errors
                     target = self._existing_queue(self._queue_name(queue))
-                if (
-                    target._may_expire
-                    or target._args.expires is not None
-                    or not target._ready.count
-                ):
-                    entry = target._get()  # TTL heads, the x-expires timer, or empty
-                else:
-                    entry = target._ready.pop()
-                    target._ready_bytes -= len(entry.body)
+                entry = target._get()
             except AMQPError as error:
                 self._fail(error, 60, 70)
                 raise
@@ -1348,11 +1331,10 @@ class _ConsumeGenerator:
                 if remaining is not None and remaining <= 0:
                     break
                 connection._process(remaining, done)
-            if self.cancelled or channel._closed is not None or channel._generator is not self:
-                if not self.buffer:
+            if not self.buffer:
+                if self.cancelled or channel._closed is not None or channel._generator is not self:
                     return
-            elif not self.buffer:
-                yield None, None, None
+                yield None, None, None  # inactivity_timeout passed
 
 
 class _ReturnedMessage:

@@ -939,7 +939,7 @@ def _basic_consume(c: ServerConnection, s: _ServerChannel, m: Any) -> None:
 
 
 def _basic_cancel(c: ServerConnection, s: _ServerChannel, m: Any) -> None:
-    c.drain_pending_only()  # deliveries already assigned reach the client first, as on RabbitMQ
+    # deliveries already assigned went out before this method (``_channel_method``)
     for method, properties, body in s.core.basic_cancel(m.consumer_tag):
         c._on_deliver(s.core, method, properties, body)
     _reply(c, s, m, _make(commands.Basic.CancelOk, consumer_tag=m.consumer_tag))
