@@ -849,6 +849,78 @@ def test_topic_unbind_stops_matching_spec_1_14(ch: Channel) -> None:
     assert drain(ch, "q") == [b"1"]
 
 
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("a.#.*", "a.*.#"), ("a.#.#.b", "a.#.b"), ("#.*.x", "*.#.x"), ("*.#.*.b", "*.*.#.b")],
+)
+def test_topic_equivalent_keys_are_separate_bindings_spec_1_14_spec_1_22(
+    broker: Broker, ch: Channel, first: str, second: str
+) -> None:
+    # the two keys match the same routing keys (# absorbs any run of words, in
+    # any order with *), but they are two bindings: unbinding one keeps the other
+    ch.exchange_declare("t", "topic")
+    declare_queues(ch, "q")
+    ch.queue_bind("q", "t", first)
+    ch.queue_bind("q", "t", second)
+    assert {b.routing_key for b in broker.bindings if b.source == "t"} == {first, second}
+    ch.basic_publish("t", "a.z.b", b"1")
+    ch.basic_publish("t", "a.y.x.b", b"2")
+    ch.basic_publish("t", "b", b"3")
+    before = drain(ch, "q")
+    ch.queue_unbind("q", "t", first)
+    ch.basic_publish("t", "a.z.b", b"1")
+    ch.basic_publish("t", "a.y.x.b", b"2")
+    ch.basic_publish("t", "b", b"3")
+    assert drain(ch, "q") == before  # one copy each time (spec 1.16), same matches
+    ch.queue_unbind("q", "t", second)
+    ch.basic_publish("t", "a.z.b", b"1")
+    assert drain(ch, "q") == []
+
+
+@pytest.mark.parametrize(
+    ("binding_key", "matching", "not_matching"),
+    [
+        ("#.error", ["error", "kern.error", "a.b.error"], ["error.kern", "", "errors"]),
+        ("*.*.rabbit", ["quick.orange.rabbit", "a..rabbit"], ["orange.rabbit", "a.b.c.rabbit"]),
+        ("#.*.b.c", ["x.b.c", "w.x.b.c"], ["b.c", "x.b.c.d"]),
+        ("*.a.#.b", ["x.a.b", "x.a.y.z.b"], ["a.b", "x.a.b.c"]),
+    ],
+)
+def test_topic_keys_starting_with_wildcard_ending_with_word_spec_1_14(
+    conn: Connection, ch: Channel, binding_key: str, matching: list[str], not_matching: list[str]
+) -> None:
+    ch.exchange_declare("t", "topic")
+    declare_queues(ch, "q", "other")
+    ch.queue_bind("q", "t", binding_key)
+    ch.queue_bind("other", "t", "zzz.#")  # a second binding, so the exchange is not trivial
+    for routing_key in matching:
+        ch.basic_publish("t", routing_key, routing_key.encode())
+    assert drain(ch, "q") == [key.encode() for key in matching]
+    for routing_key in not_matching:
+        assert publish_mandatory(conn, ch, "t", routing_key) == [
+            BasicReturn(312, "NO_ROUTE", "t", routing_key)
+        ]
+    ch.queue_unbind("q", "t", binding_key)
+    ch.basic_publish("t", matching[0], b"late")
+    assert drain(ch, "q") == []
+
+
+def test_topic_routing_key_words_star_and_hash_are_literal_words_spec_1_14(
+    conn: Connection, ch: Channel
+) -> None:
+    # in a routing key "*" and "#" are plain words: a binding's "*" takes one of
+    # them, its "#" any number, but a literal word never equals them
+    ch.exchange_declare("t", "topic")
+    declare_queues(ch, "star", "hash", "lit")
+    ch.queue_bind("star", "t", "a.*")
+    ch.queue_bind("hash", "t", "#.b")
+    ch.queue_bind("lit", "t", "a.x")
+    ch.basic_publish("t", "a.*", b"1")
+    ch.basic_publish("t", "#.#.b", b"2")
+    assert counts(ch, "star", "hash", "lit") == {"star": 1, "hash": 1, "lit": 0}
+    assert publish_mandatory(conn, ch, "t", "#") == [BasicReturn(312, "NO_ROUTE", "t", "#")]
+
+
 # --------------------------------------------------------------------------- 1.16
 
 
