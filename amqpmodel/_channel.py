@@ -98,13 +98,17 @@ def _amqp_method(
     ) -> Callable[Concatenate[Channel, P], R]:
         @functools.wraps(method)
         def wrapper(self: Channel, /, *args: P.args, **kwargs: P.kwargs) -> R:
-            with self._lock:
+            # acquire/release: a with-statement costs twice as much on this hot path
+            self._lock.acquire()
+            try:
                 self._enter()
                 try:
                     return method(self, *args, **kwargs)
                 except AMQPError as error:
                     self._fail(error, class_id, method_id)
                     raise
+            finally:
+                self._lock.release()
 
         return wrapper
 
@@ -540,7 +544,9 @@ class Channel:
     ) -> None:
         """Publish a message. On a confirming channel, raise ``UnroutableError`` for a
         returned mandatory message and ``NackError`` for a nacked one (as pika)."""
-        with self._lock:
+        # acquire/release: a with-statement costs twice as much on this hot path
+        self._lock.acquire()
+        try:
             if self._closed is not None:
                 self._enter()
             elif (due := self._timers.next_raw) != INFINITY and due <= self._raw_now():
@@ -581,6 +587,8 @@ class Channel:
             except AMQPError as error:
                 self._fail(error, 60, 40)
                 raise
+        finally:
+            self._lock.release()
         if outcome is not None:
             raise outcome
 
@@ -706,7 +714,9 @@ class Channel:
         self, queue: str, auto_ack: bool = False
     ) -> tuple[GetOk, BasicProperties, bytes] | tuple[None, None, None]:
         """basic.get: one message or ``(None, None, None)`` (spec 7.9)."""
-        with self._lock:
+        # acquire/release: a with-statement costs twice as much on this hot path
+        self._lock.acquire()
+        try:
             if self._closed is not None:
                 self._enter()
             elif (due := self._timers.next_raw) != INFINITY and due <= self._raw_now():
@@ -742,6 +752,8 @@ class Channel:
                 tag, entry.redelivered, entry.exchange, entry.routing_key, target._ready.count
             )
             return method, entry.properties, entry.body
+        finally:
+            self._lock.release()
 
     @_amqp_method(60, 20)
     def basic_consume(
@@ -1069,7 +1081,9 @@ class Channel:
             self._apply_settles(settles, action)
 
     def basic_ack(self, delivery_tag: int = 0, multiple: bool = False) -> None:
-        with self._lock:
+        # acquire/release: a with-statement costs twice as much on this hot path
+        self._lock.acquire()
+        try:
             if self._closed is not None:
                 self._enter()
             elif (due := self._timers.next_raw) != INFINITY and due <= self._raw_now():
@@ -1097,6 +1111,8 @@ class Channel:
             except AMQPError as error:
                 self._fail(error, 60, 80)
                 raise
+        finally:
+            self._lock.release()
 
     @_amqp_method(60, 120)
     def basic_nack(
