@@ -115,6 +115,46 @@ def test_topic_routing_vectors_spec_1_13_1_15(backend, c, routing_key, expected)
     assert sorted(matched) == sorted(expected)
 
 
+WILDCARD_PATTERNS = [
+    "#.error",
+    "*.*.rabbit",
+    "#.*.b.c",
+    "*.a.#.b",
+    "a.#.*",
+    "a.*.#",
+    "*.#.*",
+    "#.a.#",
+    "a.#.#.b",
+]
+
+
+@pytest.mark.parametrize(
+    ("routing_key", "expected"),
+    [
+        ("error", ["#.error"]),
+        ("kern.x.error", ["#.error", "*.#.*"]),
+        ("quick.orange.rabbit", ["*.*.rabbit", "*.#.*"]),
+        ("x.b.c", ["#.*.b.c", "*.#.*"]),
+        ("x.a.y.b", ["*.a.#.b", "*.#.*", "#.a.#"]),
+        ("a.b", ["a.#.*", "a.*.#", "*.#.*", "#.a.#", "a.#.#.b"]),
+        ("a", ["#.a.#"]),
+        ("a.*.#", ["a.#.*", "a.*.#", "*.#.*", "#.a.#"]),
+    ],
+)
+def test_topic_wildcard_runs_and_leading_wildcards_spec_1_14(backend, c, routing_key, expected):
+    # keys that start with a wildcard, and runs of wildcards in any order
+    topic = backend.unique("topic")
+    c.declare_exchange(topic, "topic")
+    queues = {}
+    for pattern in WILDCARD_PATTERNS:
+        queues[pattern] = backend.unique("w")
+        c.declare_queue(queues[pattern])
+        c.bind(queues[pattern], topic, pattern)
+    c.publish(topic, routing_key, b"m")
+    matched = [p for p in WILDCARD_PATTERNS if c.get(queues[p], auto_ack=True) is not None]
+    assert sorted(matched) == sorted(expected)
+
+
 def test_topic_queue_bound_twice_gets_one_copy_spec_1_16(backend, c):
     topic = backend.unique("topic")
     c.declare_exchange(topic, "topic")
