@@ -8,6 +8,7 @@ must be exactly what the reference matcher predicts.
 from __future__ import annotations
 
 from functools import cache
+from itertools import product
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -232,3 +233,31 @@ def test_topic_bind_all_then_unbind_in_random_order_spec_1_22(
     assert model.bound == set()
     model.connection.close()
     assert_accounted(model.broker)
+
+
+def test_topic_every_short_key_against_every_short_routing_key_spec_1_13_to_1_16() -> None:
+    # exhaustive over small alphabets: every binding key of up to 4 words over
+    # "a", "*", "#" (all orders of wildcard runs, leading and trailing
+    # wildcards) against every routing key of up to 4 words over "a", "b", ""
+    def all_keys(alphabet: list[str], max_words: int) -> list[str]:
+        keys = [""]
+        for n in range(1, max_words + 1):
+            keys += [".".join(ws) for ws in product(alphabet, repeat=n)]
+        return keys
+
+    binding_keys_all = all_keys(["a", "*", "#"], 4)
+    routing_keys_all = all_keys(["a", "b", ""], 4)
+    broker = Broker(clock=VirtualClock())
+    ch = broker.connect().channel()
+    ch.exchange_declare("t", "topic")
+    queue_of = {}
+    for i, key in enumerate(binding_keys_all):
+        queue_of[key] = f"q{i}"
+        ch.queue_declare(queue_of[key])
+        ch.queue_bind(queue_of[key], "t", key)
+    for routing_key in routing_keys_all:
+        ch.basic_publish("t", routing_key, b"m")
+        got = {key for key, queue in queue_of.items() if ch.basic_get(queue, auto_ack=True)[0]}
+        expected = {key for key in binding_keys_all if matches(key, routing_key)}
+        assert got == expected, routing_key
+    assert_accounted(broker)
