@@ -310,6 +310,8 @@ def encode_method(method: Method) -> bytes:
             bits = -1
         if amqp_type == "table":
             output.append(encode_table(value or {}))
+        elif name == "reply_text":
+            output.append(_reply_text(value or ""))
         elif amqp_type == "shortstr":
             output.append(_short_string(value if value is not None else ""))
         else:
@@ -425,6 +427,19 @@ def _utf8(text: str) -> bytes:
         return text.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError:  # other lone surrogates (from in-process code): pass them
         return text.encode("utf-8", "surrogatepass")
+
+
+def _reply_text(text: str) -> bytes:
+    """A close's reply text as valid UTF-8 of at most 255 bytes.
+
+    A name that arrived with bytes that are not UTF-8 (kept as surrogates) can
+    end up quoted in an error; those bytes are sent as U+FFFD, so that a client
+    that decodes reply texts strictly can still read the close.
+    """
+    data = _utf8(text).decode("utf-8", "replace").encode("utf-8")
+    if len(data) > 255:
+        data = data[:252].decode("utf-8", "ignore").encode("utf-8") + b"..."
+    return bytes((len(data),)) + data
 
 
 def _short_string(value: str | bytes) -> bytes:

@@ -86,3 +86,18 @@ def test_routing_key_that_is_not_utf8_reaches_the_consumer_unchanged() -> None:
     assert isinstance(get_ok, commands.Basic.GetOk)
     assert get_ok.routing_key.encode("utf-8", "surrogateescape") == key  # the original bytes
     assert broker.queues["q"].stats.acked == 1
+
+
+def test_error_quoting_bytes_that_are_not_utf8_is_still_readable_spec_9_2() -> None:
+    # an unknown exchange type (spec 1.6) is quoted in the reply text; bytes that
+    # are not UTF-8 go out as U+FFFD so that a strict client can decode the close
+    broker = Broker()
+    connection, written = _open(broker)
+    kind = b"\xceopic"
+    # exchange.declare: ticket, exchange, type, bits, arguments
+    arguments = b"\x00\x00" + b"\x01x" + bytes((len(kind),)) + kind + b"\x00" + b"\x00\x00\x00\x00"
+    connection.data_received(_method(1, commands.Exchange.Declare.index, arguments))
+    (close,) = _replies(written)  # pamqp decodes short strings strictly
+    assert isinstance(close, commands.Channel.Close)
+    assert close.reply_code == 406
+    assert close.reply_text == "PRECONDITION_FAILED - unknown exchange type '\ufffdopic'"
