@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import attrs
@@ -66,6 +67,10 @@ class QueueArguments:
     overflow: str = "drop-head"
     max_priority: int | None = None
     single_active_consumer: bool = False
+    # x-consumer-timeout (spec 0.8, RabbitMQ 3.12-4.2 on classic queues): None
+    # when absent (the broker's timeout applies), else milliseconds; infinite
+    # for a value that is not an integer, which RabbitMQ accepts and never acts on
+    consumer_timeout_ms: float | None = None
 
 
 def _is_int(value: Any) -> bool:
@@ -136,6 +141,10 @@ def parse_queue_arguments(arguments: dict[str, Any], where: str) -> QueueArgumen
         if parsed.dead_letter_exchange is None:
             raise invalid("x-dead-letter-routing-key", "routing_key_but_no_dlx_defined")
         parsed.dead_letter_routing_key = dlrk
+    if arguments.get("x-consumer-timeout") is not None:
+        # not validated (RabbitMQ 4.2 neither validates nor compares it on redeclare)
+        timeout = arguments["x-consumer-timeout"]
+        parsed.consumer_timeout_ms = int(timeout) if _is_int(timeout) else math.inf
     return parsed
 
 

@@ -155,6 +155,7 @@ class Channel:
         # unacked deliveries exist; a delivery with a tag up to a mark's tag was
         # made no later than that mark's time. Empty when not watching.
         self._ack_marks: list[tuple[int, float]] = []
+        self._ack_hint = 0  # an unacked delivery that can time out, if still unacked
         self._reply_consumer: ReplyConsumer | None = None  # direct reply-to
         self._paused = False  # deliveries held back: the client is not reading (flow control)
 
@@ -952,23 +953,56 @@ class Channel:
 
     _ACK_CHECK_INTERVAL = 60.0  # seconds between checks, as RabbitMQ's channel tick
 
-    def _watch_acks(self, tag: int) -> None:
-        """The first unacked delivery since the channel had none: start checking its age."""
+    def _ack_timeout_ms(self, queue: Queue) -> float | None:
+        """How long a delivery from ``queue`` may stay unacked, in ms; None or infinite: no limit.
+
+        The queue's ``x-consumer-timeout`` if it has one, else the broker's
+        ``consumer_timeout`` (spec 0.8; RabbitMQ 3.12-4.2 read the argument for
+        classic queues the same way).
+        """
+        own = queue._args.consumer_timeout_ms
+        if own is not None:
+            return own
         timeout = self._broker.consumer_timeout
-        if timeout is None:
-            self._ack_marks.append((tag, INFINITY))  # not watching; the mark stops further calls
-            return
+        return None if timeout is None else timeout * 1000
+
+    def _can_time_out(self, tag: int) -> bool:
+        timeout = self._ack_timeout_ms(self._unacked[tag][1])
+        return timeout is not None and timeout != INFINITY
+
+    def _any_can_time_out(self) -> bool:
+        """Whether an unacked delivery can time out; remembers the one found, for next time."""
+        hint = self._ack_hint
+        if hint in self._unacked:
+            return True
+        for tag in self._unacked:
+            if self._can_time_out(tag):
+                self._ack_hint = tag
+                return True
+        return False
+
+    def _watch_acks(self, tag: int) -> None:
+        """An unacked delivery while not watching: start checking ages if it can time out.
+
+        Not watching means no unacked delivery on the channel can time out, so
+        only this one needs looking at.
+        """
+        timeout = self._ack_timeout_ms(self._unacked[tag][1])
+        if timeout is None or timeout == INFINITY:
+            return  # the marks stay empty: the next delivery looks again
         now = self._now()
         self._ack_marks.append((tag, now))
-        self._timers.schedule(
-            now + min(self._ACK_CHECK_INTERVAL, timeout), self._check_acks, coarse=True
-        )
+        first_check = now + max(min(self._ACK_CHECK_INTERVAL, timeout / 1000), 0.001)
+        self._timers.schedule(first_check, self._check_acks, coarse=True)
 
     def _check_acks(self, deadline: float, now: float) -> None:
-        """Timer: close the channel with 406 when its oldest unacked delivery is too old."""
+        """Timer: close the channel with 406 when its oldest unacked delivery is too old.
+
+        As RabbitMQ, only the oldest delivery is looked at, with its own
+        queue's timeout.
+        """
         marks = self._ack_marks
-        timeout = self._broker.consumer_timeout
-        if self._closed is not None or timeout is None:
+        if self._closed is not None:
             marks.clear()
             return
         if not self._unacked:
@@ -978,15 +1012,22 @@ class Channel:
                 marks.clear()
             return
         oldest = next(iter(self._unacked))
+        timeout = self._ack_timeout_ms(self._unacked[oldest][1])
+        if (timeout is None or timeout == INFINITY) and not self._any_can_time_out():
+            marks.clear()  # nothing unacked can time out: stop watching
+            return
         while len(marks) > 1 and marks[0][0] < oldest and marks[1][0] <= oldest:
             del marks[0]  # marks before the oldest unacked delivery no longer matter
         delivered_by = next((t for tag, t in marks if tag >= oldest), now)
-        expires_at = delivered_by + timeout
+        expires_at = (
+            INFINITY if timeout is None or timeout == INFINITY else delivered_by + timeout / 1000
+        )
         if now >= expires_at:
+            assert timeout is not None
             marks.clear()
             error = PreconditionFailed(
                 f"delivery acknowledgement on channel {self.channel_number} timed out. "
-                f"Timeout value used: {round(timeout * 1000)} ms. This timeout value can be "
+                f"Timeout value used: {round(timeout)} ms. This timeout value can be "
                 "configured, see consumers doc guide to learn more",
                 60,
                 80,
@@ -1195,7 +1236,10 @@ class Channel:
             self._unacked.clear()
             self._unacked.update(merged)
             if not self._ack_marks:  # the ack timeout was not watching: start again (spec 0.8)
-                self._watch_acks(merged[0][0])
+                for tag, _ in restored:
+                    if self._can_time_out(tag):
+                        self._watch_acks(tag)
+                        break
 
     @_amqp_method(20, 20)
     def flow(self, active: bool) -> bool:

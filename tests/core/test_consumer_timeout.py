@@ -142,3 +142,131 @@ def test_timeout_can_be_configured_or_disabled_spec_0_8() -> None:
     clock.advance(10 * 86400)
     assert ch.is_open
     ch.basic_ack(1)
+
+
+# --------------------------------------------------------------------------- x-consumer-timeout
+# RabbitMQ 3.12-4.2 read a classic queue's x-consumer-timeout argument (milliseconds)
+# when checking a channel's oldest unacked delivery (spec 0.8); the broker-wide
+# consumer_timeout applies to queues without it.
+
+
+def _text(ms: int) -> str:
+    return (
+        "PRECONDITION_FAILED - delivery acknowledgement on channel 1 timed out. Timeout value "
+        f"used: {ms} ms. This timeout value can be configured, see consumers doc guide to "
+        "learn more"
+    )
+
+
+def test_queue_argument_shortens_the_timeout_spec_0_8(
+    broker: Broker, clock: VirtualClock, ch: Channel
+) -> None:
+    ch.queue_declare("q", arguments={"x-consumer-timeout": 90_000})
+    tags = _consume_without_ack(ch)
+    ch.basic_publish("", "q", b"m")
+    broker.run_until_idle()
+    assert tags == [1]
+    clock.advance(89)
+    assert ch.is_open
+    clock.advance(61)  # checked at least once a minute after the 90 s
+    assert ch.is_closed
+    with pytest.raises(ChannelClosed) as info:
+        ch.basic_ack(1)
+    assert (info.value.reply_code, info.value.reply_text) == (406, _text(90_000))
+    assert broker.queues["q"].messages_ready == 1  # requeued (spec 7.13)
+
+
+def test_queue_argument_lengthens_the_timeout_spec_0_8(
+    broker: Broker, clock: VirtualClock, ch: Channel
+) -> None:
+    ch.queue_declare("q", arguments={"x-consumer-timeout": 2 * 3600 * 1000})
+    ch.basic_publish("", "q", b"m")
+    method, _, _ = ch.basic_get("q")  # basic.get deliveries count too
+    assert method is not None
+    clock.advance(3600)  # past the broker's 30 minutes
+    assert ch.is_open
+    clock.advance(3600 + 60)
+    assert ch.is_closed
+    with pytest.raises(ChannelClosed) as info:
+        ch.basic_get("q")
+    assert info.value.reply_text == _text(7_200_000)
+
+
+def test_queue_argument_applies_when_the_broker_timeout_is_off_spec_0_8() -> None:
+    clock = VirtualClock()
+    broker = Broker(clock=clock, consumer_timeout=None)
+    ch = broker.connect().channel()
+    ch.queue_declare("plain")
+    ch.queue_declare("timed", arguments={"x-consumer-timeout": 60_000})
+    for name in ("plain", "timed"):
+        ch.basic_publish("", name, name.encode())
+    assert ch.basic_get("plain")[0] is not None  # tag 1: never times out
+    clock.advance(86400)
+    assert ch.is_open
+    assert ch.basic_get("timed")[0] is not None  # tag 2
+    clock.advance(3600)
+    assert ch.is_open  # only the oldest unacked delivery is looked at, and it has no limit
+    ch.basic_ack(1)
+    clock.advance(60)
+    assert ch.is_closed
+    with pytest.raises(ChannelClosed) as info:
+        ch.basic_ack(2)
+    assert info.value.reply_text == _text(60_000)
+
+
+def test_only_the_oldest_unacked_delivery_is_checked_spec_0_8(
+    broker: Broker, clock: VirtualClock, ch: Channel
+) -> None:
+    ch.queue_declare("long", arguments={"x-consumer-timeout": 3 * 3600 * 1000})
+    ch.queue_declare("short", arguments={"x-consumer-timeout": 60_000})
+    ch.basic_publish("", "long", b"l")
+    ch.basic_publish("", "short", b"s")
+    assert ch.basic_get("long")[0] is not None  # tag 1, the oldest
+    assert ch.basic_get("short")[0] is not None  # tag 2
+    clock.advance(3600)
+    assert ch.is_open  # the short one is an hour old, but only the oldest counts
+    ch.basic_ack(1)
+    clock.advance(60)  # now the short one is the oldest, and long overdue
+    assert ch.is_closed
+    assert broker.queues["short"].messages_ready == 1
+
+
+@pytest.mark.parametrize("value", ["soon", 1.5, True, {"ms": 5}])
+def test_queue_argument_that_is_not_an_integer_disables_the_timeout_spec_0_8(
+    broker: Broker, clock: VirtualClock, ch: Channel, value: Any
+) -> None:
+    # RabbitMQ 4.2 accepts any value and acts only on an integer
+    ch.queue_declare("q", arguments={"x-consumer-timeout": value})
+    ch.basic_publish("", "q", b"m")
+    assert ch.basic_get("q")[0] is not None
+    clock.advance(30 * 86400)
+    assert ch.is_open
+    ch.basic_ack(1)
+
+
+def test_redeclare_with_another_consumer_timeout_is_equivalent_spec_2_3(ch: Channel) -> None:
+    # x-consumer-timeout is not among the arguments compared on redeclare
+    ch.queue_declare("q", arguments={"x-consumer-timeout": 60_000})
+    ch.queue_declare("q", arguments={"x-consumer-timeout": 120_000})
+    ch.queue_declare("q")
+    assert ch.is_open
+
+
+def test_untimed_queue_sets_no_timers_when_the_broker_timeout_is_off_spec_0_8() -> None:
+    # 10 000 unacked deliveries and ten years of virtual time: no periodic check runs
+    clock = VirtualClock()
+    broker = Broker(clock=clock, consumer_timeout=None)
+    ch = broker.connect().channel()
+    ch.queue_declare("timed", arguments={"x-consumer-timeout": 60_000})
+    ch.queue_declare("plain")
+    ch.basic_publish("", "timed", b"t")
+    assert ch.basic_get("timed")[0] is not None
+    ch.basic_ack(1)
+    for _ in range(10_000):
+        ch.basic_publish("", "plain", b"p")
+        assert ch.basic_get("plain")[0] is not None
+    clock.advance(3600)  # the check stops: nothing unacked can time out
+    clock.advance(10 * 365 * 86400)
+    assert ch.is_open
+    ch.basic_ack(0, multiple=True)
+    assert broker.queues["plain"].messages == 0

@@ -35,3 +35,32 @@ def test_consumer_timeout_closes_the_channel_over_the_wire_spec_0_8(
         assert other.queue_declare("q", passive=True).method.message_count == 1  # requeued
     finally:
         connection.close()
+
+
+def test_queue_consumer_timeout_argument_over_the_wire_spec_0_8(
+    virtual_broker: Broker, virtual_clock: VirtualClock, virtual_url: str
+) -> None:
+    # the argument arrives as an AMQP integer ("I" or "l") and is read as milliseconds
+    connection = pika.BlockingConnection(pika.URLParameters(virtual_url))
+    try:
+        channel = connection.channel()
+        channel.queue_declare("q", arguments={"x-consumer-timeout": 120_000})
+        channel.basic_publish("", "q", b"slow")
+        method, _, _ = channel.basic_get("q")
+        assert method is not None
+        reasons: list[Exception] = []
+        channel._impl.add_on_close_callback(lambda _channel, reason: reasons.append(reason))
+        virtual_clock.advance(110)
+        connection.process_data_events(time_limit=0.05)
+        assert channel.is_open
+        virtual_clock.advance(70)
+        for _ in range(250):
+            if channel.is_closed:
+                break
+            connection.process_data_events(time_limit=0.02)
+        (reason,) = reasons
+        assert isinstance(reason, pika.exceptions.ChannelClosedByBroker)
+        assert reason.reply_code == 406
+        assert "Timeout value used: 120000 ms" in reason.reply_text
+    finally:
+        connection.close()
