@@ -146,10 +146,6 @@ def _run(start: _Node[D], words: Iterable[str], found: dict[D, None]) -> None:
     hashes: list[_Node[D]] = []
     # the literal children of the live ``#`` nodes that have any: read for every word
     onward: list[dict[str, _Node[D]]] = []
-    if start.hash is not None:
-        hashes.append(start.hash)
-        if start.hash.children:
-            onward.append(start.hash.children)
     for word in words:
         following: list[_Node[D]] = []
         for node in active:
@@ -159,18 +155,17 @@ def _run(start: _Node[D], words: Iterable[str], found: dict[D, None]) -> None:
             star = node.star
             if star is not None:
                 following.append(star)
+            hash_node = node.hash
+            if hash_node is not None and hash_node not in hashes:
+                # live from this word on (its parent is): it takes this word too
+                hashes.append(hash_node)
+                if hash_node.children:
+                    onward.append(hash_node.children)
         for children in onward:
             child = children.get(word)
             if child is not None:
                 following.append(child)
-        if following:
-            for node in following:
-                hash_node = node.hash
-                if hash_node is not None and hash_node not in hashes:
-                    hashes.append(hash_node)
-                    if hash_node.children:
-                        onward.append(hash_node.children)
-        elif not onward:
+        if not following and not onward:
             # nothing can go on: only the ``#`` nodes already reached match
             active = following
             break
@@ -178,6 +173,9 @@ def _run(start: _Node[D], words: Iterable[str], found: dict[D, None]) -> None:
     for node in active:
         if node.destinations:
             found.update(dict.fromkeys(node.destinations))
+        hash_node = node.hash  # "#" matching zero words at the end
+        if hash_node is not None and hash_node.destinations and hash_node not in hashes:
+            found.update(dict.fromkeys(hash_node.destinations))
     for node in hashes:
         if node.destinations:
             found.update(dict.fromkeys(node.destinations))
