@@ -156,6 +156,7 @@ class Channel:
         # made no later than that mark's time. Empty when not watching.
         self._ack_marks: list[tuple[int, float]] = []
         self._ack_hint = 0  # an unacked delivery that can time out, if still unacked
+        self._ack_armed = False  # a check of the oldest unacked delivery's age is due
         self._reply_consumer: ReplyConsumer | None = None  # direct reply-to
         self._paused = False  # deliveries held back: the client is not reading (flow control)
 
@@ -745,7 +746,7 @@ class Channel:
                 stats.acked += 1
             else:
                 self._unacked[tag] = (entry, target, None)
-                if not self._ack_marks:
+                if not self._ack_armed:
                     self._watch_acks(tag)
                 target._unacked += 1
             # an entry reads like its message (a Message is its own entry)
@@ -930,7 +931,7 @@ class Channel:
             queue.stats.acked += 1
         else:
             self._unacked[tag] = (entry, queue, consumer)
-            if not self._ack_marks:
+            if not self._ack_armed:
                 self._watch_acks(tag)
             consumer.unacked += 1
             self._global_unacked += 1
@@ -956,68 +957,86 @@ class Channel:
     def _ack_timeout_ms(self, queue: Queue) -> float | None:
         """How long a delivery from ``queue`` may stay unacked, in ms; None or infinite: no limit.
 
-        The queue's ``x-consumer-timeout`` if it has one, else the broker's
-        ``consumer_timeout`` (spec 0.8; RabbitMQ 3.12-4.2 read the argument for
-        classic queues the same way).
+        The ``x-consumer-timeout`` of the queue now under that name if it has
+        one, else the broker's ``consumer_timeout`` (spec 0.8; RabbitMQ
+        3.12-4.2 look the queue up by name at each check, so a deleted queue's
+        deliveries fall back to the broker's timeout).
         """
-        own = queue._args.consumer_timeout_ms
+        current = self._vhost.queues.get(queue.name)
+        own = current._args.consumer_timeout_ms if current is not None else None
         if own is not None:
             return own
         timeout = self._broker.consumer_timeout
         return None if timeout is None else timeout * 1000
 
-    def _can_time_out(self, tag: int) -> bool:
-        timeout = self._ack_timeout_ms(self._unacked[tag][1])
+    def _record_can_time_out(self, record: _Unacked) -> bool:
+        timeout = self._ack_timeout_ms(record[1])
         return timeout is not None and timeout != INFINITY
 
     def _any_can_time_out(self) -> bool:
         """Whether an unacked delivery can time out; remembers the one found, for next time."""
+        unacked = self._unacked
         hint = self._ack_hint
-        if hint in self._unacked:
+        if hint in unacked and self._record_can_time_out(unacked[hint]):
             return True
-        for tag in self._unacked:
-            if self._can_time_out(tag):
+        for tag, record in unacked.items():
+            if self._record_can_time_out(record):
                 self._ack_hint = tag
                 return True
         return False
 
-    def _watch_acks(self, tag: int) -> None:
-        """An unacked delivery while not watching: start checking ages if it can time out.
+    def _held_tags(self) -> list[int]:
+        """Tags acked inside the open transaction that can time out once a rollback restores them."""
+        return [
+            tag
+            for _, records, _ in self._tx_settles
+            for tag, record in records
+            if self._record_can_time_out(record)
+        ]
 
-        Not watching means no unacked delivery on the channel can time out, so
+    def _watch_acks(self, tag: int) -> None:
+        """An unacked delivery while no check is due: arm one if this delivery can time out.
+
+        No check due means no unacked delivery on the channel can time out, so
         only this one needs looking at.
         """
-        timeout = self._ack_timeout_ms(self._unacked[tag][1])
-        if timeout is None or timeout == INFINITY:
-            return  # the marks stay empty: the next delivery looks again
+        if not self._record_can_time_out(self._unacked[tag]):
+            return  # the next delivery looks again
         now = self._now()
-        self._ack_marks.append((tag, now))
-        first_check = now + max(min(self._ACK_CHECK_INTERVAL, timeout / 1000), 0.001)
-        self._timers.schedule(first_check, self._check_acks, coarse=True)
+        marks = self._ack_marks
+        if not marks or marks[-1][0] < tag:
+            marks.append((tag, now))
+        timeout = self._ack_timeout_ms(self._unacked[tag][1])
+        assert timeout is not None
+        self._arm_ack_check(now + max(min(self._ACK_CHECK_INTERVAL, timeout / 1000), 0.001))
+
+    def _arm_ack_check(self, when: float) -> None:
+        self._ack_armed = True
+        self._timers.schedule(when, self._check_acks, coarse=True)
 
     def _check_acks(self, deadline: float, now: float) -> None:
         """Timer: close the channel with 406 when its oldest unacked delivery is too old.
 
         As RabbitMQ, only the oldest delivery is looked at, with its own
-        queue's timeout.
+        queue's timeout. Acks held in a transaction are not unacked, but a
+        rollback brings them back with their delivery times, so the marks that
+        date them are kept.
         """
+        self._ack_armed = False
         marks = self._ack_marks
         if self._closed is not None:
             marks.clear()
             return
-        if not self._unacked:
-            if self._tx_settles:  # acks buffered in a transaction: a rollback restores them
-                self._timers.schedule(now + self._ACK_CHECK_INTERVAL, self._check_acks, coarse=True)
-            else:
-                marks.clear()
-            return
+        held = self._held_tags() if self._tx_settles else []
+        if not self._unacked or not self._any_can_time_out():
+            if not held:
+                marks.clear()  # nothing can time out, not even after a rollback
+            return  # no check until a delivery or a rollback can time out again
         oldest = next(iter(self._unacked))
+        floor = min(oldest, *held) if held else oldest
+        while len(marks) > 1 and marks[0][0] < floor and marks[1][0] <= floor:
+            del marks[0]  # marks before the oldest delivery that matters no longer matter
         timeout = self._ack_timeout_ms(self._unacked[oldest][1])
-        if (timeout is None or timeout == INFINITY) and not self._any_can_time_out():
-            marks.clear()  # nothing unacked can time out: stop watching
-            return
-        while len(marks) > 1 and marks[0][0] < oldest and marks[1][0] <= oldest:
-            del marks[0]  # marks before the oldest unacked delivery no longer matter
         delivered_by = next((t for tag, t in marks if tag >= oldest), now)
         expires_at = (
             INFINITY if timeout is None or timeout == INFINITY else delivered_by + timeout / 1000
@@ -1034,13 +1053,13 @@ class Channel:
             )
             self._shutdown(error.reply_code, error.reply_text, error)
             return
-        if self._delivery_tag > marks[-1][0]:
+        if not marks or self._delivery_tag > marks[-1][0]:
             marks.append((self._delivery_tag, now))
         # strictly later than now: the same instant would fire again at once
         next_check = max(
             min(now + self._ACK_CHECK_INTERVAL, expires_at), math.nextafter(now, INFINITY)
         )
-        self._timers.schedule(next_check, self._check_acks, coarse=True)
+        self._arm_ack_check(next_check)
 
     @_amqp_method(60, 10)
     def basic_qos(
@@ -1235,11 +1254,10 @@ class Channel:
             merged = sorted([*self._unacked.items(), *restored])
             self._unacked.clear()
             self._unacked.update(merged)
-            if not self._ack_marks:  # the ack timeout was not watching: start again (spec 0.8)
-                for tag, _ in restored:
-                    if self._can_time_out(tag):
-                        self._watch_acks(tag)
-                        break
+            # restored with their delivery times (the marks kept them): the next
+            # check looks at the oldest again (spec 0.8)
+            if not self._ack_armed and any(self._record_can_time_out(r) for _, r in restored):
+                self._arm_ack_check(self._now() + self._ACK_CHECK_INTERVAL)
 
     @_amqp_method(20, 20)
     def flow(self, active: bool) -> bool:

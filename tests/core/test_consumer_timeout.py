@@ -270,3 +270,109 @@ def test_untimed_queue_sets_no_timers_when_the_broker_timeout_is_off_spec_0_8() 
     assert ch.is_open
     ch.basic_ack(0, multiple=True)
     assert broker.queues["plain"].messages == 0
+
+
+# review findings: transactions (spec 8.8) and deleted queues
+
+
+def _close_time(clock: VirtualClock, ch: Channel, limit: float = 4000) -> float | None:
+    start = clock.now()
+    while ch.is_open and clock.now() - start < limit:
+        clock.advance(1)
+    return clock.now() if ch.is_closed else None
+
+
+def _off() -> tuple[VirtualClock, Broker, Channel]:
+    clock = VirtualClock()
+    broker = Broker(clock=clock, consumer_timeout=None)
+    return clock, broker, broker.connect().channel()
+
+
+def test_rollback_keeps_the_delivery_time_of_a_held_ack_spec_0_8_spec_8_8() -> None:
+    clock, _, ch = _off()
+    t0 = clock.now()
+    ch.queue_declare("q", arguments={"x-consumer-timeout": 600_000})
+    for _ in range(2):
+        ch.basic_publish("", "q", b"x")
+    ch.tx_select()
+    ch.basic_get("q")  # tag 1 at t0: due at t0 + 600
+    clock.advance(1)
+    ch.basic_ack(1)  # held by the transaction
+    clock.advance(99)
+    ch.basic_get("q")  # tag 2, younger
+    clock.advance(100)  # checks run with tag 2 as the oldest
+    ch.tx_rollback()  # tag 1 is unacked again, delivered at t0
+    closed_at = _close_time(clock, ch)
+    assert closed_at is not None and 600 <= closed_at - t0 <= 660
+
+
+def test_rollback_after_the_checks_stopped_keeps_the_delivery_time_spec_0_8_spec_8_8() -> None:
+    clock, _, ch = _off()
+    t0 = clock.now()
+    ch.queue_declare("q", arguments={"x-consumer-timeout": 600_000})
+    ch.queue_declare("untimed")
+    ch.basic_publish("", "q", b"x")
+    ch.basic_publish("", "untimed", b"x")
+    ch.tx_select()
+    ch.basic_get("q")  # tag 1, due at t0 + 600
+    ch.basic_get("untimed")  # tag 2, no limit
+    ch.basic_ack(1)  # held: only tag 2 is unacked, and it cannot time out
+    clock.advance(100)
+    ch.tx_rollback()
+    closed_at = _close_time(clock, ch)
+    assert closed_at is not None and 600 <= closed_at - t0 <= 660
+
+
+def test_held_acks_that_cannot_time_out_leave_no_timer_spec_0_8_spec_8_8() -> None:
+    clock, broker, ch = _off()
+    ch.queue_declare("q", arguments={"x-consumer-timeout": 600_000})
+    ch.queue_declare("untimed")
+    ch.basic_publish("", "q", b"x")
+    ch.basic_publish("", "untimed", b"x")
+    ch.tx_select()
+    ch.basic_get("q")
+    ch.basic_get("untimed")
+    ch.basic_ack(1)
+    ch.tx_commit()
+    ch.basic_ack(2)  # held, never committed; it has no limit
+    clock.advance(3600)
+    ticks: list[float] = []
+    tick = broker.tick
+    broker.tick = lambda: (ticks.append(clock.now()), tick())[1]  # type: ignore[method-assign]
+    clock.advance(365 * 86400)
+    assert len(ticks) == 1  # only advance's own final tick: no check keeps running
+    assert ch.is_open
+
+
+def test_deleted_queue_falls_back_to_the_broker_timeout_spec_0_8() -> None:
+    # RabbitMQ looks the queue up by name at each check
+    clock, _, ch = _off()
+    ch.queue_declare("q", arguments={"x-consumer-timeout": 60_000})
+    ch.basic_publish("", "q", b"x")
+    ch.basic_get("q")
+    ch.queue_delete("q")
+    clock.advance(3000)
+    assert ch.is_open  # the broker has no timeout
+
+    clock = VirtualClock()
+    broker = Broker(clock=clock, consumer_timeout=3600)
+    ch = broker.connect().channel()
+    t0 = clock.now()
+    ch.queue_declare("q", arguments={"x-consumer-timeout": 60_000})
+    ch.basic_publish("", "q", b"x")
+    ch.basic_get("q")
+    ch.queue_delete("q")
+    closed_at = _close_time(clock, ch)
+    assert closed_at is not None and 3600 <= closed_at - t0 <= 3660
+
+
+def test_queue_declared_again_under_the_name_sets_the_timeout_spec_0_8() -> None:
+    clock, _, ch = _off()
+    t0 = clock.now()
+    ch.queue_declare("q", arguments={"x-consumer-timeout": 60_000})
+    ch.basic_publish("", "q", b"x")
+    ch.basic_get("q")
+    ch.queue_delete("q")
+    ch.queue_declare("q", arguments={"x-consumer-timeout": 1_200_000})
+    closed_at = _close_time(clock, ch)
+    assert closed_at is not None and 1200 <= closed_at - t0 <= 1260
