@@ -41,6 +41,7 @@ __all__ = [
     "decode_properties",
     "deliver_frame",
     "get_ok_frame",
+    "has_malformed_utf8",
     "encode_method",
     "encode_table",
     "heartbeat_frame",
@@ -218,6 +219,29 @@ def decode_method(payload: bytes) -> Method:
 
 
 _LAYOUTS: dict[type, tuple[tuple[str, str], ...]] = {}
+_SHORT_STRINGS: dict[type, tuple[str, ...]] = {}
+
+
+def has_malformed_utf8(method: Method) -> bool:
+    """Whether a short string argument holds bytes that are not UTF-8 (kept as surrogates).
+
+    RabbitMQ checks every short string of a method without content when it
+    parses the frame (501 "Malformed UTF-8 in shortstr"); basic.publish is
+    not checked, so its routing key passes through as it came.
+    """
+    names = _SHORT_STRINGS.get(type(method))
+    if names is None:
+        names = _SHORT_STRINGS[type(method)] = tuple(
+            name for name, amqp_type in _layout(type(method)) if amqp_type == "shortstr"
+        )
+    for name in names:
+        value = getattr(method, name, None)
+        if isinstance(value, str) and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+    return False
 
 
 def _layout(method_class: type[Method]) -> tuple[tuple[str, str], ...]:

@@ -57,6 +57,7 @@ from ._codec import (
     decode_properties,
     deliver_frame,
     get_ok_frame,
+    has_malformed_utf8,
     heartbeat_frame,
     method_frame,
 )
@@ -335,7 +336,7 @@ class ServerConnection:
 
     def _decode(self, payload: bytes) -> Method:
         try:
-            return decode_method(payload)
+            method = decode_method(payload)
         except KeyError:
             index = struct.unpack_from(">I", payload)[0]
             raise CommandInvalid(
@@ -343,6 +344,9 @@ class ServerConnection:
             ) from None
         except DecodeError as error:
             raise FrameError(f"cannot decode method frame: {error}") from None
+        if type(method) is not commands.Basic.Publish and has_malformed_utf8(method):
+            raise FrameError("Malformed UTF-8 in shortstr", *_ids(method))
+        return method
 
     # ----------------------------------------------------------------- connection negotiation
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import struct
 
+import pytest
 from pamqp import commands, frame
 
 from amqpmodel import Broker
 from amqpmodel.server import ServerConnection
-from amqpmodel.server._codec import decode_method
+from amqpmodel.server._codec import decode_method, encode_method
 
 
 def _open(broker: Broker) -> tuple[ServerConnection, list[bytes]]:
@@ -88,16 +89,59 @@ def test_routing_key_that_is_not_utf8_reaches_the_consumer_unchanged() -> None:
     assert broker.queues["q"].stats.acked == 1
 
 
-def test_error_quoting_bytes_that_are_not_utf8_is_still_readable_spec_9_2() -> None:
-    # an unknown exchange type (spec 1.6) is quoted in the reply text; bytes that
-    # are not UTF-8 go out as U+FFFD so that a strict client can decode the close
+@pytest.mark.parametrize(
+    ("index", "arguments"),
+    [
+        # exchange.declare: ticket, exchange, type "\xceopic", bits, arguments
+        (
+            commands.Exchange.Declare.index,
+            b"\x00\x00" + b"\x01x" + b"\x05\xceopic" + b"\x00" + b"\x00\x00\x00\x00",
+        ),
+        # basic.consume: ticket, queue, consumer tag "\xe3", bits, arguments
+        (
+            commands.Basic.Consume.index,
+            b"\x00\x00" + b"\x01q" + b"\x01\xe3" + b"\x00" + b"\x00\x00\x00\x00",
+        ),
+        # queue.bind: ticket, queue, exchange, routing key "\xff", bits, arguments
+        (
+            commands.Queue.Bind.index,
+            b"\x00\x00"
+            + b"\x01q"
+            + b"\x0aamq.fanout"
+            + b"\x01\xff"
+            + b"\x00"
+            + b"\x00\x00\x00\x00",
+        ),
+    ],
+    ids=["exchange-type", "consumer-tag", "binding-key"],
+)
+def test_any_short_string_that_is_not_utf8_is_a_frame_error(index: int, arguments: bytes) -> None:
+    # RabbitMQ checks every short string of a method without content (spec 9.4:
+    # 501); only basic.publish is left unchecked (the routing key test above)
     broker = Broker()
+    broker.connect().channel().queue_declare("q")
     connection, written = _open(broker)
-    kind = b"\xceopic"
-    # exchange.declare: ticket, exchange, type, bits, arguments
-    arguments = b"\x00\x00" + b"\x01x" + bytes((len(kind),)) + kind + b"\x00" + b"\x00\x00\x00\x00"
-    connection.data_received(_method(1, commands.Exchange.Declare.index, arguments))
-    (close,) = _replies(written)  # pamqp decodes short strings strictly
-    assert isinstance(close, commands.Channel.Close)
-    assert close.reply_code == 406
-    assert close.reply_text == "PRECONDITION_FAILED - unknown exchange type '\ufffdopic'"
+    connection.data_received(_method(1, index, arguments))
+    (close,) = _replies(written)
+    assert isinstance(close, commands.Connection.Close)
+    assert (close.reply_code, close.reply_text) == (
+        501,
+        "FRAME_ERROR - Malformed UTF-8 in shortstr",
+    )
+    assert broker.queues["q"].consumer_count == 0
+    assert [b for b in broker.bindings if b.destination == "q" and b.source] == []
+
+
+def test_reply_text_is_always_valid_utf8() -> None:
+    # a reply text that quotes bytes which are not UTF-8 (surrogates) still
+    # goes out as UTF-8 a strict client decodes, and within 255 bytes
+    for text in ("NOT_FOUND - no queue '\udcceq'", "PRECONDITION_FAILED - " + "\udcff" * 200):
+        close = commands.Channel.Close.__new__(commands.Channel.Close)
+        close.reply_code, close.reply_text, close.class_id, close.method_id = 404, text, 50, 10
+        payload = encode_method(close)
+        decoded = frame.unmarshal(struct.pack(">BHI", 1, 1, len(payload)) + payload + b"\xce")[
+            2
+        ]  # pamqp decodes short strings strictly
+        assert isinstance(decoded, commands.Channel.Close)
+        assert "\ufffd" in decoded.reply_text
+        assert len(decoded.reply_text.encode("utf-8")) <= 255
