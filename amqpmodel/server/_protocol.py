@@ -345,7 +345,7 @@ class ServerConnection:
         except DecodeError as error:
             raise FrameError(f"cannot decode method frame: {error}") from None
         if type(method) is not commands.Basic.Publish and has_malformed_utf8(method):
-            raise FrameError("Malformed UTF-8 in shortstr", *_ids(method))
+            raise FrameError("Malformed UTF-8 in shortstr")  # ids 0, 0 as RabbitMQ
         return method
 
     # ----------------------------------------------------------------- connection negotiation

@@ -124,9 +124,11 @@ def test_any_short_string_that_is_not_utf8_is_a_frame_error(index: int, argument
     connection.data_received(_method(1, index, arguments))
     (close,) = _replies(written)
     assert isinstance(close, commands.Connection.Close)
-    assert (close.reply_code, close.reply_text) == (
+    assert (close.reply_code, close.reply_text, close.class_id, close.method_id) == (
         501,
         "FRAME_ERROR - Malformed UTF-8 in shortstr",
+        0,
+        0,  # RabbitMQ 3.10 answers the same, checked by hand
     )
     assert broker.queues["q"].consumer_count == 0
     assert [b for b in broker.bindings if b.destination == "q" and b.source] == []
