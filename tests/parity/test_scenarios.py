@@ -155,6 +155,56 @@ def test_topic_wildcard_runs_and_leading_wildcards_spec_1_14(backend, c, routing
     assert sorted(matched) == sorted(expected)
 
 
+def _reference_topic_match(binding: list[str], routing: list[str]) -> bool:
+    """spec 1.14, written out: ``*`` one word, ``#`` zero or more, else the word itself."""
+    if not binding:
+        return not routing
+    if binding[0] == "#":
+        return any(
+            _reference_topic_match(binding[1:], routing[i:]) for i in range(len(routing) + 1)
+        )
+    return (
+        bool(routing)
+        and binding[0] in ("*", routing[0])
+        and (_reference_topic_match(binding[1:], routing[1:]))
+    )
+
+
+def test_topic_random_keys_agree_with_the_reference_spec_1_13_1_16(backend, c):
+    # a fixed random sample: 24 binding keys and 30 routing keys over a small
+    # alphabet (empty words, literal "*" and "#" words in routing keys); the
+    # rabbitmq backend checks the reference itself against the real broker
+    import random
+
+    rng = random.Random(1316)
+
+    def key(alphabet: list[str]) -> str:
+        return ".".join(rng.choice(alphabet) for _ in range(rng.randint(0, 4)))
+
+    binding_keys = sorted({key(["a", "b", "", "*", "#"]) for _ in range(40)})[:24]
+    routing_keys = [key(["a", "b", "c", "", "*", "#"]) for _ in range(30)]
+    topic = backend.unique("topic")
+    c.declare_exchange(topic, "topic")
+    queues = {}
+    for binding_key in binding_keys:
+        queues[binding_key] = backend.unique("r")
+        c.declare_queue(queues[binding_key])
+        c.bind(queues[binding_key], topic, binding_key)
+    for routing_key in routing_keys:
+        c.publish(topic, routing_key, routing_key.encode())
+
+    def words(k: str) -> list[str]:
+        return k.split(".") if k else []
+
+    for binding_key, queue in queues.items():
+        expected = [
+            rk.encode()
+            for rk in routing_keys
+            if _reference_topic_match(words(binding_key), words(rk))
+        ]
+        assert c.get_bodies(queue) == expected, binding_key
+
+
 def test_topic_queue_bound_twice_gets_one_copy_spec_1_16(backend, c):
     topic = backend.unique("topic")
     c.declare_exchange(topic, "topic")
