@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from ._broker import Broker
+from ._broker import DEFAULT_CONSUMER_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE, Broker
 
 __all__ = ["main"]
 
@@ -37,6 +37,31 @@ def _parse_user(text: str) -> tuple[str, str]:
     return name, password
 
 
+_MAX_MESSAGE_SIZE_LIMIT = 512 * 1024 * 1024  # RabbitMQ's ceiling for max_message_size
+
+
+def _message_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a number of bytes") from None
+    if not 1 <= value <= _MAX_MESSAGE_SIZE_LIMIT:
+        raise argparse.ArgumentTypeError(f"between 1 and {_MAX_MESSAGE_SIZE_LIMIT} bytes")
+    return value
+
+
+def _consumer_timeout(text: str) -> float | None:
+    if text == "off":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("milliseconds, or 'off'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("at least 1 millisecond, or 'off'")
+    return value / 1000
+
+
 def _serve(args: argparse.Namespace) -> int:
     try:
         from .server import run_server
@@ -50,7 +75,11 @@ def _serve(args: argparse.Namespace) -> int:
         level=logging.INFO if not args.quiet else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    broker = Broker(default_user=None if args.no_guest else ("guest", "guest"))
+    broker = Broker(
+        default_user=None if args.no_guest else ("guest", "guest"),
+        max_message_size=args.max_message_size,
+        consumer_timeout=args.consumer_timeout,
+    )
     for name, password in args.user:
         broker.add_user(name, password, tags=("administrator",))
     for vhost in args.vhost:
@@ -106,6 +135,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="append",
         default=[],
         help="add a virtual host (repeatable); '/' always exists",
+    )
+    serve.add_argument(
+        "--max-message-size",
+        type=_message_size,
+        default=DEFAULT_MAX_MESSAGE_SIZE,
+        metavar="BYTES",
+        help=f"largest message body accepted (default {DEFAULT_MAX_MESSAGE_SIZE}, as RabbitMQ 4; "
+        "RabbitMQ 3.x had 134217728; at most 536870912)",
+    )
+    serve.add_argument(
+        "--consumer-timeout",
+        type=_consumer_timeout,
+        default=DEFAULT_CONSUMER_TIMEOUT,
+        metavar="MS",
+        help="how long a delivery may stay unacknowledged before its channel is closed, "
+        "in milliseconds as in rabbitmq.conf (default 1800000), or 'off'",
     )
     serve.add_argument("--quiet", action="store_true", help="log warnings and errors only")
     commands.add_parser("hello", help="run the 'Hello World' tutorial in process")

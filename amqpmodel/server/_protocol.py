@@ -155,6 +155,10 @@ class ServerConnection:
         self.broker = broker
         self._write = write
         self._close_transport = close
+        # the client closed with connection.close and has its close-ok: as on
+        # RabbitMQ, the socket is the client's to close (the driver hangs up
+        # itself only if the client does not)
+        self.linger = False
         self.peer = peer
         self.loopback = loopback
         self.settings = settings or ServerSettings()
@@ -406,6 +410,7 @@ class ServerConnection:
             self._close_core(200, "closed by client")
             self._send_method(0, commands.Connection.CloseOk())
             self._state = "closed"
+            self.linger = True
         elif state == "opened" and isinstance(method, commands.Connection.UpdateSecret):
             self._send_method(0, commands.Connection.UpdateSecretOk())
         elif state == "opened" and isinstance(

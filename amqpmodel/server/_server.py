@@ -27,6 +27,7 @@ __all__ = ["Server", "run_server", "serve"]
 
 log = logging.getLogger("amqpmodel.server")
 
+_LINGER_SECONDS = 30.0  # RabbitMQ's limit on waiting for a client to close its socket
 _SHUTDOWN_TEXT = "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'"
 
 
@@ -50,6 +51,7 @@ class _Protocol(asyncio.Protocol):
         self._heartbeat: asyncio.TimerHandle | None = None
         self._drain_scheduled = False
         self._closing_timer: asyncio.TimerHandle | None = None
+        self._linger_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -63,7 +65,7 @@ class _Protocol(asyncio.Protocol):
         self.connection = ServerConnection(
             self.server.broker,
             transport.write,
-            self._close,
+            self._hang_up,
             peer=peer,
             loopback=_is_loopback(peername),
             settings=self.server.settings,
@@ -137,12 +139,25 @@ class _Protocol(asyncio.Protocol):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
 
+    def _hang_up(self) -> None:
+        """The protocol is done with the socket. After answering the client's
+        connection.close, leave the socket to the client, as RabbitMQ does (a
+        client may still be writing); close it only if the client has not within
+        the heartbeat timeout, at most 30 seconds."""
+        connection = self.connection
+        if connection is None or not connection.linger:
+            self._close()
+        elif self._linger_timer is None:
+            heartbeat = connection.heartbeat
+            wait = min(heartbeat, _LINGER_SECONDS) if heartbeat else _LINGER_SECONDS
+            self._linger_timer = self.loop.call_later(wait, self._close)
+
     def connection_lost(self, exc: Exception | None) -> None:
         connection = self.connection
         if connection is not None:
             connection.connection_lost()
             log.info("closed AMQP connection %s", connection.peer)
-        for timer in (self._heartbeat, self._closing_timer):
+        for timer in (self._heartbeat, self._closing_timer, self._linger_timer):
             if timer is not None:
                 timer.cancel()
         self.server._connections.discard(self)

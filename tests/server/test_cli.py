@@ -154,3 +154,68 @@ def test_guest_may_log_in_from_loopback_only(user: str, loopback: bool, accepted
         assert close.reply_code == 403
         assert close.reply_text.startswith("ACCESS_REFUSED - Login was refused")
         assert closed == [True]
+
+
+def _serve_process(*options: str) -> tuple[subprocess.Popen[str], int]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "amqpmodel", "serve", "--port", "0", "--quiet", *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert line.startswith("amqpmodel listening on amqp://127.0.0.1:"), line
+    return process, int(line.split()[3].rsplit(":", 1)[1])
+
+
+def test_max_message_size_and_consumer_timeout_options() -> None:
+    # spec 0.4 and 8.6 (406 over the limit), spec 0.8 (406 after the timeout)
+    process, port = _serve_process("--max-message-size", "100", "--consumer-timeout", "500")
+    try:
+        connection = pika.BlockingConnection(_parameters(port, "guest", "guest", "/"))
+        channel = connection.channel()
+        channel.queue_declare("q")
+        channel.basic_publish("", "q", b"x" * 100)  # at the limit: accepted
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker) as info:
+            channel.basic_publish("", "q", b"x" * 101)
+            channel.queue_declare("q", passive=True)  # the close arrives by now
+        assert info.value.reply_code == 406
+        assert "message size 101 is larger than configured max size 100" in info.value.reply_text
+        channel = connection.channel()
+        reasons: list[Exception] = []
+        channel._impl.add_on_close_callback(lambda _channel, reason: reasons.append(reason))
+        method, _, _ = channel.basic_get("q")
+        assert method is not None
+        deadline = time.monotonic() + 10
+        while channel.is_open and time.monotonic() < deadline:
+            connection.process_data_events(time_limit=0.1)
+        (reason,) = reasons
+        assert isinstance(reason, pika.exceptions.ChannelClosedByBroker)
+        assert reason.reply_code == 406
+        assert "Timeout value used: 500 ms" in reason.reply_text
+        connection.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ("--max-message-size", "0"),
+        ("--max-message-size", "536870913"),
+        ("--consumer-timeout", "soon"),
+        ("--consumer-timeout", "0"),
+    ],
+)
+def test_bad_option_values_are_refused(options: tuple[str, str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "amqpmodel", "serve", "--port", "0", *options],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert options[0] in result.stderr

@@ -294,6 +294,36 @@ def test_return_and_ack_precede_connection_close_ok(endpoint: tuple[str, int]) -
     client.close()
 
 
+def test_socket_after_close_ok_is_the_clients_to_close(endpoint: tuple[str, int]) -> None:
+    # AMQP 0-9-1 connection.close-ok: its receiver may now close the socket. The
+    # server that sent it leaves the socket open for the client (RabbitMQ does),
+    # so a client still flushing frames does not get a reset.
+    client = RawClient(endpoint)
+    client.send(
+        0, commands.Connection.Close(reply_code=200, reply_text="bye", class_id=0, method_id=0)
+    )
+    client.expect(commands.Connection.CloseOk)
+    assert client.read(timeout=0.5) is None  # no EOF: still open
+    client.send_raw(pamqp_frame.marshal(commands.Channel.Open(), 1))  # ignored, not reset
+    assert client.read(timeout=0.3) is None
+    client.close()
+
+
+def test_server_hangs_up_a_client_that_keeps_the_socket_after_close_ok(
+    address: tuple[str, int], review_broker: Broker
+) -> None:
+    # ... but not for ever: after the heartbeat timeout (at most 30 s)
+    client = RawClient(address, heartbeat=1)
+    client.send(
+        0, commands.Connection.Close(reply_code=200, reply_text="bye", class_id=0, method_id=0)
+    )
+    client.expect(commands.Connection.CloseOk)
+    assert review_broker.connections == []  # closed for the broker at once
+    frames = client.collect(quiet=3.0)
+    assert frames and frames[-1] == "EOF"
+    client.close()
+
+
 # ----------------------------------------------------------------- spec 10.2: no character rules on routing keys
 
 
