@@ -954,8 +954,8 @@ class Channel:
 
     _ACK_CHECK_INTERVAL = 60.0  # seconds between checks, as RabbitMQ's channel tick
 
-    def _ack_timeout_ms(self, queue: Queue) -> float | None:
-        """How long a delivery from ``queue`` may stay unacked, in ms; None or infinite: no limit.
+    def _ack_timeout_ms(self, queue: Queue) -> float:
+        """How long a delivery from ``queue`` may stay unacked, in ms (infinite: no limit).
 
         The ``x-consumer-timeout`` of the queue now under that name if it has
         one, else the broker's ``consumer_timeout`` (spec 0.8; RabbitMQ
@@ -967,11 +967,10 @@ class Channel:
         if own is not None:
             return own
         timeout = self._broker.consumer_timeout
-        return None if timeout is None else timeout * 1000
+        return INFINITY if timeout is None else timeout * 1000
 
     def _record_can_time_out(self, record: _Unacked) -> bool:
-        timeout = self._ack_timeout_ms(record[1])
-        return timeout is not None and timeout != INFINITY
+        return self._ack_timeout_ms(record[1]) != INFINITY
 
     def _any_can_time_out(self) -> bool:
         """Whether an unacked delivery can time out; remembers the one found, for next time."""
@@ -1000,14 +999,13 @@ class Channel:
         No check due means no unacked delivery on the channel can time out, so
         only this one needs looking at.
         """
-        if not self._record_can_time_out(self._unacked[tag]):
+        timeout = self._ack_timeout_ms(self._unacked[tag][1])
+        if timeout == INFINITY:
             return  # the next delivery looks again
         now = self._now()
         marks = self._ack_marks
         if not marks or marks[-1][0] < tag:
             marks.append((tag, now))
-        timeout = self._ack_timeout_ms(self._unacked[tag][1])
-        assert timeout is not None
         self._arm_ack_check(now + max(min(self._ACK_CHECK_INTERVAL, timeout / 1000), 0.001))
 
     def _arm_ack_check(self, when: float) -> None:
@@ -1028,21 +1026,19 @@ class Channel:
             marks.clear()
             return
         held = self._held_tags() if self._tx_settles else []
-        if not self._unacked or not self._any_can_time_out():
+        oldest = next(iter(self._unacked), None)
+        timeout = INFINITY if oldest is None else self._ack_timeout_ms(self._unacked[oldest][1])
+        if timeout == INFINITY and not self._any_can_time_out():
             if not held:
                 marks.clear()  # nothing can time out, not even after a rollback
             return  # no check until a delivery or a rollback can time out again
-        oldest = next(iter(self._unacked))
+        assert oldest is not None
         floor = min(oldest, *held) if held else oldest
         while len(marks) > 1 and marks[0][0] < floor and marks[1][0] <= floor:
             del marks[0]  # marks before the oldest delivery that matters no longer matter
-        timeout = self._ack_timeout_ms(self._unacked[oldest][1])
         delivered_by = next((t for tag, t in marks if tag >= oldest), now)
-        expires_at = (
-            INFINITY if timeout is None or timeout == INFINITY else delivered_by + timeout / 1000
-        )
+        expires_at = delivered_by + timeout / 1000  # infinite for a delivery without a limit
         if now >= expires_at:
-            assert timeout is not None
             marks.clear()
             error = PreconditionFailed(
                 f"delivery acknowledgement on channel {self.channel_number} timed out. "
