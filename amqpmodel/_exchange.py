@@ -14,7 +14,7 @@ import attrs
 
 from ._arguments import type_name
 from ._errors import PreconditionFailed
-from ._topic import TopicTrie
+from ._topic import TopicIndex
 
 if TYPE_CHECKING:
     from ._queue import Queue
@@ -138,28 +138,28 @@ class FanoutExchangeType:
 class TopicExchangeType:
     """Dot-separated words with ``*`` and ``#`` wildcards, matched by a trie (spec 1.13-1.15)."""
 
-    __slots__ = ("_trie",)
+    __slots__ = ("_index",)
 
     def __init__(self) -> None:
-        self._trie: TopicTrie[Destination] = TopicTrie()
+        self._index: TopicIndex[Destination] = TopicIndex()
 
     def validate_binding(self, routing_key: str, arguments: dict[str, Any]) -> None:
         pass
 
     def bind(self, destination: Destination, routing_key: str, arguments: dict[str, Any]) -> None:
-        self._trie.add(routing_key, destination)
+        self._index.add(routing_key, destination)
 
     def unbind(self, destination: Destination, routing_key: str, arguments: dict[str, Any]) -> None:
-        self._trie.remove(routing_key, destination)
+        self._index.remove(routing_key, destination)
 
     def route(
         self, routing_keys: Sequence[str], headers: dict[str, Any] | None
     ) -> Iterable[Destination]:
         if len(routing_keys) == 1:
-            return self._trie.match(routing_keys[0])
+            return self._index.match(routing_keys[0])
         found: dict[Destination, None] = {}
         for key in routing_keys:
-            found.update(dict.fromkeys(self._trie.match(key)))
+            found.update(dict.fromkeys(self._index.match(key)))
         return found
 
 
