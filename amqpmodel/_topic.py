@@ -295,10 +295,15 @@ class _Pair(Generic[D]):
         return [*self.exact.values(), *self.loose.values()]
 
 
-def _split_at_pair(words: list[str]) -> tuple[str, str, _Width, _Width, list[str]]:
-    """A normal-form key with two or more literal words as (first, second, P width, M width, S)."""
-    at_first = next(n for n, word in enumerate(words) if word not in _WILDCARDS)
-    at_second = next(n for n in range(at_first + 1, len(words)) if words[n] not in _WILDCARDS)
+def _literal_positions(words: list[str]) -> list[int]:
+    return [n for n, word in enumerate(words) if word not in _WILDCARDS]
+
+
+def _split_at_pair(
+    words: list[str], literals: list[int]
+) -> tuple[str, str, _Width, _Width, list[str]]:
+    """A normal-form key as (first, second, P width, M width, S), given its literal positions."""
+    at_first, at_second = literals[0], literals[1]
     return (
         words[at_first],
         words[at_second],
@@ -330,18 +335,18 @@ class TopicIndex(Generic[D]):
 
     def add(self, binding_key: str, destination: D) -> None:
         words = normal_form(binding_key.split(".") if binding_key else ())
-        literals = [word for word in words if word not in _WILDCARDS]
+        literals = _literal_positions(words)
         if len(literals) == len(words):
             self._exact[binding_key] = (*self._exact.get(binding_key, ()), destination)
         elif len(literals) >= 2:
-            self._add_paired(words, destination)
+            self._add_paired(words, literals, destination)
         else:
             _trie_add(*self._place(words), destination)
             self._trie_bindings += 1
         self._cache.clear()
 
-    def _add_paired(self, words: list[str], destination: D) -> None:
-        first, second, before, between, rest = _split_at_pair(words)
+    def _add_paired(self, words: list[str], literals: list[int], destination: D) -> None:
+        first, second, before, between, rest = _split_at_pair(words, literals)
         # one string object per distinct word, not one per binding
         seconds = self._pairs.setdefault(sys.intern(first), {})
         pair = seconds.get(second)
@@ -356,11 +361,11 @@ class TopicIndex(Generic[D]):
         ``#``: the exchange calls this only for a binding it has.
         """
         words = normal_form(binding_key.split(".") if binding_key else ())
-        literals = [word for word in words if word not in _WILDCARDS]
+        literals = _literal_positions(words)
         if len(literals) == len(words):
             removed = self._remove_exact(binding_key, destination)
         elif len(literals) >= 2:
-            removed = self._remove_paired(words, destination)
+            removed = self._remove_paired(words, literals, destination)
         else:
             removed = _trie_remove(*self._place(words), destination)
             self._trie_bindings -= removed
@@ -377,8 +382,8 @@ class TopicIndex(Generic[D]):
             del self._exact[binding_key]
         return True
 
-    def _remove_paired(self, words: list[str], destination: D) -> bool:
-        first, second, before, between, rest = _split_at_pair(words)
+    def _remove_paired(self, words: list[str], literals: list[int], destination: D) -> bool:
+        first, second, before, between, rest = _split_at_pair(words, literals)
         seconds = self._pairs.get(first, {})
         pair = seconds.get(second)
         rests = pair.rests(before, between) if pair is not None else None
