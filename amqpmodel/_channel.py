@@ -938,8 +938,6 @@ class Channel:
             queue._unacked += 1
         connection = self.connection
         pending = connection._pending
-        if not pending:
-            self._broker._signal(connection)
         pending.append(
             (
                 consumer.callback,
@@ -949,6 +947,9 @@ class Channel:
                 entry.body,
             )
         )
+        if len(pending) == 1:
+            # after the append: a driver thread woken here may drain at once
+            self._broker._signal(connection)
 
     # ----------------------------------------------------------------- consumer ack timeout (spec 0.8)
 

@@ -161,9 +161,10 @@ class Connection:
 
     def _push(self, event: PendingEvent) -> None:
         pending = self._pending
-        if not pending:
-            self.broker._signal(self)
         pending.append(event)
+        if len(pending) == 1:
+            # after the append: a driver thread woken here may drain at once
+            self.broker._signal(self)
 
     def add_callback_threadsafe(self, callback: Callable[[], Any]) -> None:
         """Run ``callback()`` on the next drain of this connection (as pika)."""

@@ -445,3 +445,35 @@ def test_add_callback_threadsafe_on_closed_connection_raises(broker: Broker) -> 
     conn.close()
     with pytest.raises(ConnectionClosed):
         conn.add_callback_threadsafe(lambda: None)
+
+
+# --------------------------------------------------------------------------- drivers' wakeup
+
+
+def test_wakeup_comes_after_the_delivery_it_announces() -> None:
+    # set_wakeup: a driver may drain the moment it is woken (the socket server
+    # drains from its loop thread at once), so the delivery must already be
+    # pending when the wakeup is called, or it waits for an event that never comes
+    broker = Broker()
+    connection = broker.connect()
+    channel = connection.channel()
+    channel.queue_declare("q")
+    received: list[bytes] = []
+    channel.basic_consume("q", lambda _c, _m, _p, body: received.append(body), auto_ack=True)
+    connection.process_data_events(0)
+    drained: list[int] = []
+    connection.set_wakeup(lambda: drained.append(connection.process_data_events(0)))
+    broker.connect().channel().basic_publish("", "q", b"from another connection")
+    assert drained == [1]
+    assert received == [b"from another connection"]
+
+
+def test_wakeup_comes_after_the_callback_it_announces() -> None:
+    broker = Broker()
+    connection = broker.connect()
+    ran: list[str] = []
+    drained: list[int] = []
+    connection.set_wakeup(lambda: drained.append(connection.process_data_events(0)))
+    connection.add_callback_threadsafe(lambda: ran.append("callback"))
+    assert drained == [1]
+    assert ran == ["callback"]
