@@ -9,11 +9,12 @@ costs about the same with ten bindings as with a hundred thousand:
   can only match a routing key that holds its first two literal words in
   that order. It is filed under that pair of words and the number of words
   its wildcards take before and between them, and a routing key of k words
-  looks up its k(k-1)/2 ordered pairs (10 for five words); where a pair is
+  looks up its k(k-1)/2 ordered pairs (10 for five words). Where a pair is
   found, the keys whose wildcards fit the words' positions have the rest
-  matched by a small trie (see ``_Pair``). The cost grows with the routing
-  key's length and with how many keys share a pair, not with the number of
-  keys.
+  matched by a small trie (see ``_Pair``), and one pass of the automaton
+  over the routing key runs every such trie from where it starts. The cost
+  grows with the routing key's length and with how many keys share a pair,
+  not with the number of keys.
 - A key with wildcards and at most one literal word (``#``, ``*.*``,
   ``a.#``, ``*.error``) stays in a trie run as an automaton over the routing
   key's words. With one literal word at most, the trie cannot fan out far:
@@ -42,9 +43,9 @@ Results are cached per routing key until the bindings change.
 
 Complexity, for a routing key of k words: add/remove O(words); match O(1)
 on a cache hit, else one lookup for the keys without wildcards; O(k^2)
-lookups for the keys with two literal words, plus a run of a small trie for
-each shape of key that fits where the pair sits; O(k x live nodes) for the
-trie.
+lookups for the keys with two literal words (O(distinct words^2) for keys
+of over 8 words), then one pass of O(k x live nodes) over the tries of
+rests that fit; O(k x live nodes) for the trie.
 """
 
 from __future__ import annotations
@@ -174,10 +175,40 @@ def _run(start: _Node[D], words: Iterable[str], found: dict[D, None]) -> None:
     only way on is a literal child. Each live node is visited once per word:
     O(words x live nodes), without recursion.
     """
-    active = [start]
     hashes: list[_Node[D]] = []
-    # the literal children of the live ``#`` nodes that have any: read for every word
+    _settle(_advance([start], words, hashes, []), hashes, found)
+
+
+def _run_entering(
+    entering: dict[int, list[_Node[D]]], words: list[str], found: dict[D, None]
+) -> None:
+    """Run several tries over ``words`` in one pass, each root live from its position on.
+
+    ``entering`` maps a position (the number of words: the end) to the roots
+    that become live before the word there. One pass costs O(words x live
+    nodes), where a run per root and position would cost that many times over.
+    """
+    hashes: list[_Node[D]] = []
     onward: list[dict[str, _Node[D]]] = []
+    active: list[_Node[D]] = []
+    positions = sorted(entering)
+    for begin, stop in zip(positions, [*positions[1:], len(words)], strict=True):
+        active.extend(entering[begin])
+        active = _advance(active, words[begin:stop], hashes, onward)
+    _settle(active, hashes, found)
+
+
+def _advance(
+    active: list[_Node[D]],
+    words: Iterable[str],
+    hashes: list[_Node[D]],
+    onward: list[dict[str, _Node[D]]],
+) -> list[_Node[D]]:
+    """Take ``words`` from the live nodes ``active``; the nodes live after them.
+
+    ``hashes`` and ``onward`` (the literal children of the live ``#`` nodes
+    that have any, read for every word) grow as ``#`` nodes become live.
+    """
     for word in words:
         following: list[_Node[D]] = []
         for node in active:
@@ -197,11 +228,15 @@ def _run(start: _Node[D], words: Iterable[str], found: dict[D, None]) -> None:
             child = children.get(word)
             if child is not None:
                 following.append(child)
+        active = following
         if not following and not onward:
             # nothing can go on: only the ``#`` nodes already reached match
-            active = following
             break
-        active = following
+    return active
+
+
+def _settle(active: list[_Node[D]], hashes: list[_Node[D]], found: dict[D, None]) -> None:
+    """Add the destinations of the nodes live at the end of the routing key."""
     for node in active:
         if node.destinations:
             found.update(dict.fromkeys(node.destinations))
@@ -438,11 +473,14 @@ class TopicIndex(Generic[D]):
 
         A key whose first two literal words are ``a`` then ``b`` can only match
         a routing key that has ``a`` somewhere and ``b`` after it: k words
-        take k lookups of a first word and at most k(k-1)/2 of a second. For
-        short keys only: with a repeated word a trie may run twice from one
-        place, which the few pairs of positions of a short key keep cheap.
+        take k lookups of a first word and at most k(k-1)/2 of a second. The
+        tries of rests that fit are then run in one pass, each from the word
+        after its pair. For short keys only: with a repeated word a trie may
+        enter twice at one place, which the few pairs of positions of a short
+        key keep cheap.
         """
         pairs = self._pairs
+        entering: dict[int, list[_Node[D]]] = {}
         i = -1
         for first in words:
             i += 1
@@ -458,23 +496,26 @@ class TopicIndex(Generic[D]):
                 gap = j - i - 1
                 rests = pair.exact.get((i, gap))
                 if rests is not None:
-                    _run(rests, words[j + 1 :], found)
+                    entering.setdefault(j + 1, []).append(rests)
                 for ((before, or_more), (between, or_more_between)), rests in pair.loose.items():
                     if (i == before or or_more and i > before) and (
                         gap == between or or_more_between and gap > between
                     ):
-                        _run(rests, words[j + 1 :], found)
+                        entering.setdefault(j + 1, []).append(rests)
+        if entering:
+            _run_entering(entering, words, found)
 
     def _match_pairs_by_position(self, words: list[str], found: dict[D, None]) -> None:
-        """``_match_pairs`` for long routing keys: each trie runs once from each place.
+        """``_match_pairs`` for long routing keys: each trie enters once at each place.
 
         A long key can hold one pair of words at many pairs of positions
         (``a`` x 127 holds ``(a, a)`` 8 001 times), and taking them one by one
-        would run the same tries from the same places again and again. Here
+        would enter the same tries at the same places again and again. Here
         each word's positions are gathered first, each pair of distinct words
         is looked up once, and each shape finds the positions of the second
-        word it accepts: its trie of rests runs once from each.
+        word it accepts, once each.
         """
+        entering: dict[int, list[_Node[D]]] = {}
         at: dict[str, list[int]] = {}
         for position, word in enumerate(words):
             at.setdefault(word, []).append(position)
@@ -489,7 +530,7 @@ class TopicIndex(Generic[D]):
                 for (before, between), rests in pair.exact.items():
                     end = before + between + 1
                     if end < len(words) and words[before] == first and words[end] == second:
-                        _run(rests, words[end + 1 :], found)
+                        entering.setdefault(end + 1, []).append(rests)
                 for ((before, or_more), (between, or_more_between)), rests in pair.loose.items():
                     if not or_more:  # the first word is at ``before``, the gap open
                         if before >= len(words) or words[before] != first:
@@ -507,7 +548,9 @@ class TopicIndex(Generic[D]):
                             continue
                         starts = [end + 1 for end in ends if end > earliest + between]
                     for begin in starts:
-                        _run(rests, words[begin:], found)
+                        entering.setdefault(begin, []).append(rests)
+        if entering:
+            _run_entering(entering, words, found)
 
     def __len__(self) -> int:
         def count(node: _Node[D] | None) -> int:
