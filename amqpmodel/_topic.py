@@ -23,21 +23,13 @@ costs about the same with ten bindings as with a hundred thousand:
   2-5 words, most of them far apart in memory; the pair index touches a few
   dicts.)
 
-Three choices keep the tries' live sets small:
-
-- Binding keys are stored in a normal form: in every run of wildcards the
-  ``*`` come first and two or more ``#`` become one (``a.#.*.#`` matches
-  exactly what ``a.*.#`` matches). A ``#`` node then never has a ``*`` or
-  ``#`` child and, once live, only its literal children need looking at.
-- A node's literal children, its ``*`` child and its ``#`` child are kept
-  apart, so a routing-key word that is literally ``*`` or ``#`` is just a
-  word, and no node is reached twice in one step.
-- A binding key that starts with a wildcard and ends with a literal word
-  (``#.error``, ``*.*.rabbit``) is stored reversed in a second trie and
-  matched against the routing key's words from the last. Read forwards such
-  a key keeps the root's ``*`` or ``#`` node live for every routing key;
-  read backwards its first step is one lookup of the routing key's last word.
-  A key reversed matches exactly the reversed routing keys.
+Keys are kept in a normal form (see ``_topic_trie``). A trie key that starts
+with a wildcard and ends with a literal word (``#.error``, ``*.*.rabbit``) is
+stored reversed in a second trie and matched against the routing key's words
+from the last. Read forwards such a key keeps the root's ``*`` or ``#`` node
+live for every routing key; read backwards its first step is one lookup of
+the routing key's last word. A key reversed matches exactly the reversed
+routing keys.
 
 Results are cached per routing key until the bindings change.
 
@@ -51,8 +43,10 @@ rests that fit; O(k x live nodes) for the trie.
 from __future__ import annotations
 
 import sys
-from collections.abc import Hashable, Iterable
-from typing import Any, Generic, TypeVar
+from collections.abc import Hashable
+from typing import Generic, TypeVar
+
+from ._topic_trie import Node, normal_form, run, run_entering, trie_add, trie_remove, without
 
 __all__ = ["TopicIndex"]
 
@@ -63,214 +57,6 @@ _CACHE_LIMIT = 4096
 # (at most 28 pairs); longer ones gather each word's positions first.
 _SHORT = 8
 _WILDCARDS = ("*", "#")
-
-
-# Shared by every node without literal children (most nodes), so a large trie
-# holds a dict only where one is needed: less memory, and fewer cache lines
-# touched per routing key. Never mutated: a node swaps in a dict of its own
-# before it adds a child.
-_NONE: dict[Any, Any] = {}
-
-
-class _Node(Generic[D]):
-    __slots__ = ("children", "destinations", "hash", "star")
-
-    def __init__(self) -> None:
-        # literal words only: the wildcards have their own slots
-        self.children: dict[str, _Node[D]] = _NONE
-        self.star: _Node[D] | None = None
-        self.hash: _Node[D] | None = None
-        # one entry per binding ending here (a destination bound with two
-        # argument tables is here twice); a tuple is a third of a dict's size
-        self.destinations: tuple[D, ...] = ()
-
-    def is_empty(self) -> bool:
-        return not (self.children or self.destinations) and self.star is None and self.hash is None
-
-    def child(self, word: str) -> _Node[D] | None:
-        if word == "*":
-            return self.star
-        if word == "#":
-            return self.hash
-        return self.children.get(word)
-
-    def add_child(self, word: str) -> _Node[D]:
-        child = self.child(word)
-        if child is None:
-            child = _Node()
-            if word == "*":
-                self.star = child
-            elif word == "#":
-                self.hash = child
-            else:
-                if self.children is _NONE:
-                    self.children = {}
-                # one string object per distinct word, not one per binding
-                self.children[sys.intern(word)] = child
-        return child
-
-    def drop_child(self, word: str) -> None:
-        if word == "*":
-            self.star = None
-        elif word == "#":
-            self.hash = None
-        else:
-            del self.children[word]
-            if not self.children:
-                self.children = _NONE
-
-    def add_destination(self, destination: D) -> None:
-        self.destinations = (*self.destinations, destination)
-
-    def remove_destination(self, destination: D) -> bool:
-        """Take one binding of ``destination`` away; False when there was none."""
-        remaining = _without(self.destinations, destination)
-        if remaining is None:
-            return False
-        self.destinations = remaining
-        return True
-
-
-def _without(destinations: tuple[D, ...], destination: D) -> tuple[D, ...] | None:
-    """``destinations`` with one ``destination`` taken out; None when it is not there."""
-    if destination not in destinations:
-        return None
-    at = destinations.index(destination)
-    return destinations[:at] + destinations[at + 1 :]
-
-
-def normal_form(words: Iterable[str]) -> list[str]:
-    """The words with each run of wildcards as its ``*`` then at most one ``#``.
-
-    A run of k ``*`` and at least one ``#`` matches k or more words in any
-    order, so the rewrite matches exactly the same routing keys.
-    """
-    normal: list[str] = []
-    stars = 0
-    hashed = False
-    for word in words:
-        if word == "*":
-            stars += 1
-        elif word == "#":
-            hashed = True
-        else:
-            if stars or hashed:
-                normal.extend(["*"] * stars)
-                if hashed:
-                    normal.append("#")
-                stars, hashed = 0, False
-            normal.append(word)
-    normal.extend(["*"] * stars)
-    if hashed:
-        normal.append("#")
-    return normal
-
-
-def _run(start: _Node[D], words: Iterable[str], found: dict[D, None]) -> None:
-    """Run the trie as an automaton from ``start`` over ``words``; add the destinations reached.
-
-    ``active`` holds the nodes the words so far lead to. A ``#`` node joins
-    ``hashes`` as soon as its parent is live (``#`` matches zero words) and
-    stays live to the end, absorbing every later word; in normal form its
-    only way on is a literal child. Each live node is visited once per word:
-    O(words x live nodes), without recursion.
-    """
-    hashes: list[_Node[D]] = []
-    _settle(_advance([start], words, hashes, []), hashes, found)
-
-
-def _run_entering(
-    entering: dict[int, list[_Node[D]]], words: list[str], found: dict[D, None]
-) -> None:
-    """Run several tries over ``words`` in one pass, each root live from its position on.
-
-    ``entering`` maps a position (the number of words: the end) to the roots
-    that become live before the word there. One pass costs O(words x live
-    nodes), where a run per root and position would cost that many times over.
-    """
-    hashes: list[_Node[D]] = []
-    onward: list[dict[str, _Node[D]]] = []
-    active: list[_Node[D]] = []
-    positions = sorted(entering)
-    for begin, stop in zip(positions, [*positions[1:], len(words)], strict=True):
-        active.extend(entering[begin])
-        active = _advance(active, words[begin:stop], hashes, onward)
-    _settle(active, hashes, found)
-
-
-def _advance(
-    active: list[_Node[D]],
-    words: Iterable[str],
-    hashes: list[_Node[D]],
-    onward: list[dict[str, _Node[D]]],
-) -> list[_Node[D]]:
-    """Take ``words`` from the live nodes ``active``; the nodes live after them.
-
-    ``hashes`` and ``onward`` (the literal children of the live ``#`` nodes
-    that have any, read for every word) grow as ``#`` nodes become live.
-    """
-    for word in words:
-        following: list[_Node[D]] = []
-        for node in active:
-            child = node.children.get(word)
-            if child is not None:
-                following.append(child)
-            star = node.star
-            if star is not None:
-                following.append(star)
-            hash_node = node.hash
-            if hash_node is not None and hash_node not in hashes:
-                # live from this word on (its parent is): it takes this word too
-                hashes.append(hash_node)
-                if hash_node.children:
-                    onward.append(hash_node.children)
-        for children in onward:
-            child = children.get(word)
-            if child is not None:
-                following.append(child)
-        active = following
-        if not following and not onward:
-            # nothing can go on: only the ``#`` nodes already reached match
-            break
-    return active
-
-
-def _settle(active: list[_Node[D]], hashes: list[_Node[D]], found: dict[D, None]) -> None:
-    """Add the destinations of the nodes live at the end of the routing key."""
-    for node in active:
-        if node.destinations:
-            found.update(dict.fromkeys(node.destinations))
-        hash_node = node.hash  # "#" matching zero words at the end
-        if hash_node is not None and hash_node.destinations and hash_node not in hashes:
-            found.update(dict.fromkeys(hash_node.destinations))
-    for node in hashes:
-        if node.destinations:
-            found.update(dict.fromkeys(node.destinations))
-
-
-def _trie_add(root: _Node[D], words: Iterable[str], destination: D) -> None:
-    node = root
-    for word in words:
-        node = node.add_child(word)
-    node.add_destination(destination)
-
-
-def _trie_remove(root: _Node[D], words: list[str], destination: D) -> bool:
-    """Take one binding of ``destination`` at ``words`` away; False when there was none."""
-    path = [root]
-    for word in words:
-        child = path[-1].child(word)
-        if child is None:
-            return False
-        path.append(child)
-    if not path[-1].remove_destination(destination):
-        return False
-    # prune empty branches so the trie does not grow with churn
-    for depth in range(len(words), 0, -1):
-        if not path[depth].is_empty():
-            break
-        path[depth - 1].drop_child(words[depth - 1])
-    return True
 
 
 # How many words a run of wildcards in normal form takes: (n, False) for
@@ -298,19 +84,19 @@ class _Pair(Generic[D]):
 
     def __init__(self) -> None:
         # (words before first, words between) -> trie of the rests
-        self.exact: dict[tuple[int, int], _Node[D]] = {}
+        self.exact: dict[tuple[int, int], Node[D]] = {}
         # (width before first, width between) -> trie of the rests
-        self.loose: dict[tuple[_Width, _Width], _Node[D]] = {}
+        self.loose: dict[tuple[_Width, _Width], Node[D]] = {}
 
-    def rests(self, before: _Width, between: _Width) -> _Node[D] | None:
+    def rests(self, before: _Width, between: _Width) -> Node[D] | None:
         if before[1] or between[1]:
             return self.loose.get((before, between))
         return self.exact.get((before[0], between[0]))
 
-    def add_rests(self, before: _Width, between: _Width) -> _Node[D]:
+    def add_rests(self, before: _Width, between: _Width) -> Node[D]:
         rests = self.rests(before, between)
         if rests is None:
-            rests = _Node()
+            rests = Node()
             if before[1] or between[1]:
                 self.loose[before, between] = rests
             else:
@@ -326,7 +112,7 @@ class _Pair(Generic[D]):
     def is_empty(self) -> bool:
         return not (self.exact or self.loose)
 
-    def tries(self) -> list[_Node[D]]:
+    def tries(self) -> list[Node[D]]:
         return [*self.exact.values(), *self.loose.values()]
 
 
@@ -361,10 +147,10 @@ class TopicIndex(Generic[D]):
         # keys with two or more literal words: first literal -> second literal -> bucket
         self._pairs: dict[str, dict[str, _Pair[D]]] = {}
         # keys with wildcards and at most one literal word, in two tries
-        self._forward: _Node[D] = _Node()
+        self._forward: Node[D] = Node()
         # those that start with a wildcard and end with a literal, reversed:
         # this root only ever has literal children
-        self._backward: _Node[D] = _Node()
+        self._backward: Node[D] = Node()
         self._trie_bindings = 0
         self._cache: dict[str, tuple[D, ...]] = {}
 
@@ -376,7 +162,7 @@ class TopicIndex(Generic[D]):
         elif len(literals) >= 2:
             self._add_paired(words, literals, destination)
         else:
-            _trie_add(*self._place(words), destination)
+            trie_add(*self._place(words), destination)
             self._trie_bindings += 1
         self._cache.clear()
 
@@ -387,7 +173,7 @@ class TopicIndex(Generic[D]):
         pair = seconds.get(second)
         if pair is None:
             seconds[sys.intern(second)] = pair = _Pair()
-        _trie_add(pair.add_rests(before, between), rest, destination)
+        trie_add(pair.add_rests(before, between), rest, destination)
 
     def remove(self, binding_key: str, destination: D) -> None:
         """Take away one binding of ``destination`` with ``binding_key``, added before.
@@ -402,13 +188,13 @@ class TopicIndex(Generic[D]):
         elif len(literals) >= 2:
             removed = self._remove_paired(words, literals, destination)
         else:
-            removed = _trie_remove(*self._place(words), destination)
+            removed = trie_remove(*self._place(words), destination)
             self._trie_bindings -= removed
         if removed:
             self._cache.clear()
 
     def _remove_exact(self, binding_key: str, destination: D) -> bool:
-        remaining = _without(self._exact.get(binding_key, ()), destination)
+        remaining = without(self._exact.get(binding_key, ()), destination)
         if remaining is None:
             return False
         if remaining:
@@ -422,7 +208,7 @@ class TopicIndex(Generic[D]):
         seconds = self._pairs.get(first, {})
         pair = seconds.get(second)
         rests = pair.rests(before, between) if pair is not None else None
-        if rests is None or not _trie_remove(rests, rest, destination):
+        if rests is None or not trie_remove(rests, rest, destination):
             return False
         assert pair is not None
         # drop emptied levels so the index does not grow with churn
@@ -434,7 +220,7 @@ class TopicIndex(Generic[D]):
                     del self._pairs[first]
         return True
 
-    def _place(self, words: list[str]) -> tuple[_Node[D], list[str]]:
+    def _place(self, words: list[str]) -> tuple[Node[D], list[str]]:
         if words and words[0] in _WILDCARDS and words[-1] not in _WILDCARDS:
             return self._backward, normal_form(reversed(words))
         return self._forward, words
@@ -460,12 +246,12 @@ class TopicIndex(Generic[D]):
             else:
                 self._match_pairs_by_position(words, found)
         if self._trie_bindings:
-            _run(self._forward, words, found)
+            run(self._forward, words, found)
             if words:
                 # a backward key's last word is a literal: one lookup decides whether to go on
                 first = self._backward.children.get(words[-1])
                 if first is not None:
-                    _run(first, words[-2::-1], found)
+                    run(first, words[-2::-1], found)
         return tuple(found)
 
     def _match_pairs(self, words: list[str], found: dict[D, None]) -> None:
@@ -480,7 +266,7 @@ class TopicIndex(Generic[D]):
         key keep cheap.
         """
         pairs = self._pairs
-        entering: dict[int, list[_Node[D]]] = {}
+        entering: dict[int, list[Node[D]]] = {}
         i = -1
         for first in words:
             i += 1
@@ -503,7 +289,7 @@ class TopicIndex(Generic[D]):
                     ):
                         entering.setdefault(j + 1, []).append(rests)
         if entering:
-            _run_entering(entering, words, found)
+            run_entering(entering, words, found)
 
     def _match_pairs_by_position(self, words: list[str], found: dict[D, None]) -> None:
         """``_match_pairs`` for long routing keys: each trie enters once at each place.
@@ -515,7 +301,7 @@ class TopicIndex(Generic[D]):
         is looked up once, and each shape finds the positions of the second
         word it accepts, once each.
         """
-        entering: dict[int, list[_Node[D]]] = {}
+        entering: dict[int, list[Node[D]]] = {}
         at: dict[str, list[int]] = {}
         for position, word in enumerate(words):
             at.setdefault(word, []).append(position)
@@ -550,10 +336,10 @@ class TopicIndex(Generic[D]):
                     for begin in starts:
                         entering.setdefault(begin, []).append(rests)
         if entering:
-            _run_entering(entering, words, found)
+            run_entering(entering, words, found)
 
     def __len__(self) -> int:
-        def count(node: _Node[D] | None) -> int:
+        def count(node: Node[D] | None) -> int:
             if node is None:
                 return 0
             return (
