@@ -144,7 +144,7 @@ class TopicIndex(Generic[D]):
         # argument tables is there twice); a match reports it once.
         # Keys without wildcards, by their text:
         self._exact: dict[str, tuple[D, ...]] = {}
-        # keys with two or more literal words: first literal -> second literal -> bucket
+        # keys with wildcards and two or more literal words: first literal -> second -> _Pair
         self._pairs: dict[str, dict[str, _Pair[D]]] = {}
         # keys with wildcards and at most one literal word, in two tries
         self._forward: Node[D] = Node()
