@@ -936,9 +936,7 @@ class Channel:
             consumer.unacked += 1
             self._global_unacked += 1
             queue._unacked += 1
-        connection = self.connection
-        pending = connection._pending
-        pending.append(
+        self.connection._push(
             (
                 consumer.callback,
                 self,
@@ -947,9 +945,6 @@ class Channel:
                 entry.body,
             )
         )
-        if len(pending) == 1:
-            # after the append: a driver thread woken here may drain at once
-            self._broker._signal(connection)
 
     # ----------------------------------------------------------------- consumer ack timeout (spec 0.8)
 
