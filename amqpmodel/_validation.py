@@ -8,7 +8,7 @@ from typing import Any
 from ._arguments import MAX_TTL_MS
 from ._errors import FrameError, FrameSyntaxError, PreconditionFailed
 
-__all__ = ["entity_name", "generate_name", "parse_expiration", "short_string"]
+__all__ = ["entity_name", "generate_name", "is_utf8", "parse_expiration", "short_string"]
 
 _NAME_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
@@ -29,6 +29,17 @@ def short_string(value: Any, what: str) -> str:
     return text
 
 
+def is_utf8(text: str) -> bool:
+    """Whether ``text`` is valid UTF-8: bytes that were not reach us from the wire as surrogates."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def entity_name(value: Any, what: str) -> str:
     """A queue or exchange name: a shortstr with CR and LF removed (spec 10.2).
 
@@ -37,11 +48,8 @@ def entity_name(value: Any, what: str) -> str:
     the wire as surrogates).
     """
     text = short_string(value, what)
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise FrameError("Malformed UTF-8 in shortstr") from None
+    if not is_utf8(text):
+        raise FrameError("Malformed UTF-8 in shortstr")
     if "\r" in text or "\n" in text:
         text = text.replace("\r", "").replace("\n", "")
     return text

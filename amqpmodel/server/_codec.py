@@ -26,6 +26,7 @@ from pamqp import commands, decode, encode
 from pamqp.base import Frame as Method
 
 from amqpmodel._properties import EMPTY_PROPERTIES, BasicProperties, EncodedProperties
+from amqpmodel._validation import is_utf8
 
 __all__ = [
     "FRAME_BODY",
@@ -236,11 +237,8 @@ def has_malformed_utf8(method: Method) -> bool:
         )
     for name in names:
         value = getattr(method, name, None)
-        if isinstance(value, str) and not value.isascii():
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                return True
+        if isinstance(value, str) and not is_utf8(value):
+            return True
     return False
 
 
