@@ -105,14 +105,18 @@ def test_topic_routing_vectors_spec_1_13_1_15(backend, c, routing_key, expected)
         "#.*",
         "a#b",
     ]
+    assert sorted(_matched_patterns(backend, c, topic, patterns, routing_key)) == sorted(expected)
+
+
+def _matched_patterns(backend, c, topic: str, patterns: list[str], routing_key: str) -> list[str]:
+    """Bind a queue per pattern to ``topic``, publish ``routing_key``: the patterns that got it."""
     queues = {}
     for pattern in patterns:
         queues[pattern] = backend.unique("t")
         c.declare_queue(queues[pattern])
         c.bind(queues[pattern], topic, pattern)
     c.publish(topic, routing_key, b"m")
-    matched = [p for p in patterns if c.get(queues[p], auto_ack=True) is not None]
-    assert sorted(matched) == sorted(expected)
+    return [p for p in patterns if c.get(queues[p], auto_ack=True) is not None]
 
 
 WILDCARD_PATTERNS = [
@@ -145,13 +149,7 @@ def test_topic_wildcard_runs_and_leading_wildcards_spec_1_14(backend, c, routing
     # keys that start with a wildcard, and runs of wildcards in any order
     topic = backend.unique("topic")
     c.declare_exchange(topic, "topic")
-    queues = {}
-    for pattern in WILDCARD_PATTERNS:
-        queues[pattern] = backend.unique("w")
-        c.declare_queue(queues[pattern])
-        c.bind(queues[pattern], topic, pattern)
-    c.publish(topic, routing_key, b"m")
-    matched = [p for p in WILDCARD_PATTERNS if c.get(queues[p], auto_ack=True) is not None]
+    matched = _matched_patterns(backend, c, topic, WILDCARD_PATTERNS, routing_key)
     assert sorted(matched) == sorted(expected)
 
 
