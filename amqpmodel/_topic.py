@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Hashable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ._topic_trie import Node, normal_form, run, run_entering, trie_add, trie_remove, without
 
@@ -88,26 +88,26 @@ class _Pair(Generic[D]):
         # (width before first, width between) -> trie of the rests
         self.loose: dict[tuple[_Width, _Width], Node[D]] = {}
 
-    def rests(self, before: _Width, between: _Width) -> Node[D] | None:
+    def _shelf(self, before: _Width, between: _Width) -> tuple[dict[Any, Node[D]], Hashable]:
+        """Where the trie of rests for this shape is kept, and under which key."""
         if before[1] or between[1]:
-            return self.loose.get((before, between))
-        return self.exact.get((before[0], between[0]))
+            return self.loose, (before, between)
+        return self.exact, (before[0], between[0])
+
+    def rests(self, before: _Width, between: _Width) -> Node[D] | None:
+        shelf, key = self._shelf(before, between)
+        return shelf.get(key)
 
     def add_rests(self, before: _Width, between: _Width) -> Node[D]:
-        rests = self.rests(before, between)
+        shelf, key = self._shelf(before, between)
+        rests = shelf.get(key)
         if rests is None:
-            rests = Node()
-            if before[1] or between[1]:
-                self.loose[before, between] = rests
-            else:
-                self.exact[before[0], between[0]] = rests
+            rests = shelf[key] = Node()
         return rests
 
     def drop_rests(self, before: _Width, between: _Width) -> None:
-        if before[1] or between[1]:
-            del self.loose[before, between]
-        else:
-            del self.exact[before[0], between[0]]
+        shelf, key = self._shelf(before, between)
+        del shelf[key]
 
     def is_empty(self) -> bool:
         return not (self.exact or self.loose)
