@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ._clock import Clock, MonotonicClock, VirtualClock
 from ._errors import AccessRefused, CallbacksDidNotSettle, ConnectionForced, NotAllowed
 from ._exchange import Binding, Exchange
+from ._passwords import check_password, hash_password
 from ._queue import Queue
 from ._timers import INFINITY, Timers
 from ._vhost import VirtualHost
@@ -17,6 +19,8 @@ from ._vhost import VirtualHost
 if TYPE_CHECKING:
     from ._connection import Connection
     from ._diagram import Topology
+    from ._journal import Journal
+    from .store import Store
 
 __all__ = ["DEFAULT_CONSUMER_TIMEOUT", "DEFAULT_MAX_MESSAGE_SIZE", "Broker"]
 
@@ -43,11 +47,17 @@ class Broker:
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         default_user: tuple[str, str] | None = ("guest", "guest"),
         consumer_timeout: float | None = DEFAULT_CONSUMER_TIMEOUT,
+        data_dir: str | os.PathLike[str] | None = None,
+        sync: str = "normal",
     ) -> None:
+        """``data_dir``: keep what RabbitMQ keeps across a restart there (spec 22); the
+        directory is created, locked against other processes, and recovered from when
+        it holds a previous run's state. ``sync`` is SQLite's synchronous setting for
+        that store: "normal" (survives a process kill) or "full" (also a power loss)."""
         self.clock: Clock = clock if clock is not None else MonotonicClock()
         self.max_message_size = max_message_size
-        # seconds a delivery may stay unacknowledged before its channel is
-        # closed with 406 (spec 0.8); None disables the check
+        # seconds a delivery may stay unacknowledged before its channel is closed with
+        # 406 (spec 0.8); None disables the check
         self.consumer_timeout = consumer_timeout
         self._lock = threading.RLock()
         self._condition = threading.Condition(self._lock)
@@ -63,13 +73,28 @@ class Broker:
         self._sequence = itertools.count(1)  # enqueue order of every message (spec 2.12)
         self._connections: list[Connection] = []
         self._closed_pending: list[Connection] = []  # closed, with close callbacks not yet run
+        self._closed = False
+        # name -> (password hash, tags); hashes as RabbitMQ's (see _passwords)
         self.users: dict[str, tuple[str, tuple[str, ...]]] = {}
-        if default_user is not None:
-            self.add_user(default_user[0], default_user[1], tags=("administrator",))
         self.vhosts: dict[str, VirtualHost] = {}
-        self.add_vhost("/")
+        # what changed in the durable state, for the store (None without a data dir)
+        self._journal: Journal | None = None
+        self._store: Store | None = None
         if isinstance(self.clock, VirtualClock):
             self.clock._attach(self)
+
+        def create_defaults() -> None:
+            # a fresh broker (RabbitMQ: the first boot of a node): "/" and the default user
+            if default_user is not None:
+                self.add_user(default_user[0], default_user[1], tags=("administrator",))
+            self.add_vhost("/")
+
+        if data_dir is None:
+            create_defaults()
+        else:
+            from .store import Store  # the one driver the core composes: Broker(data_dir=...)
+
+            self._store = Store(self, data_dir, sync=sync, on_fresh=create_defaults)
 
     def __repr__(self) -> str:
         return f"<Broker vhosts={list(self.vhosts)} connections={len(self._connections)}>"
@@ -89,6 +114,8 @@ class Broker:
             vhost = self.vhosts.get(name)
             if vhost is None:
                 vhost = self.vhosts[name] = VirtualHost(self, name)
+                if self._journal is not None:
+                    self._journal.vhost_added(name)
             return vhost
 
     def delete_vhost(self, name: str) -> None:
@@ -96,6 +123,8 @@ class Broker:
             vhost = self.vhosts.pop(name, None)
             if vhost is None:
                 return
+            if self._journal is not None:
+                self._journal.vhost_deleted(name)
             for connection in list(self._connections):
                 if connection.vhost is vhost:
                     error = ConnectionForced(f"vhost '{name}' is deleted")
@@ -107,17 +136,65 @@ class Broker:
         except KeyError:
             raise KeyError(f"no vhost {name!r}") from None
 
-    def add_user(self, name: str, password: str, tags: tuple[str, ...] | list[str] = ()) -> None:
+    def add_user(
+        self, name: str, password: str | bytes, tags: tuple[str, ...] | list[str] = ()
+    ) -> None:
+        """Add a user or change its password and tags; the password is kept hashed."""
+        self._set_user(name, hash_password(password), tuple(tags))
+
+    def _set_user(self, name: str, password_hash: str, tags: tuple[str, ...]) -> None:
         with self._lock:
-            self.users[name] = (password, tuple(tags))
+            self.users[name] = (password_hash, tags)
+            if self._journal is not None:
+                self._journal.user_set(name, password_hash, tags)
 
     def delete_user(self, name: str) -> None:
         with self._lock:
-            self.users.pop(name, None)
+            if self.users.pop(name, None) is not None and self._journal is not None:
+                self._journal.user_deleted(name)
 
-    def authenticate(self, name: str, password: str) -> bool:
+    def authenticate(self, name: str, password: str | bytes) -> bool:
         user = self.users.get(name)
-        return user is not None and user[0] == password
+        return user is not None and check_password(user[0], password)
+
+    # ----------------------------------------------------------------- lifetime
+
+    def close(self) -> None:
+        """Stop: close every connection (320, as a node shutdown does) and, with a data
+        dir, write what is still pending and release the directory (a clean stop,
+        spec 22.17). Idempotent; ``with Broker(...) as broker:`` calls it on exit."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            for connection in list(self._connections):
+                connection._close_by_broker(
+                    320, "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'"
+                )
+        if self._store is not None:
+            self._store.close()
+
+    def __enter__(self) -> Broker:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def data_dir(self) -> str | None:
+        """Where this broker stores its durable state; None when it is in memory only."""
+        return self._store.path if self._store is not None else None
+
+    def persistent_message_count(self) -> int:
+        """Persistent messages in durable queues: what a restart keeps with a data dir
+        (and what stopping a broker without one discards)."""
+        with self._lock:
+            return sum(
+                queue.messages_persistent
+                for vhost in self.vhosts.values()
+                for queue in vhost.queues.values()
+                if queue.durable and queue.owner is None
+            )
 
     # ----------------------------------------------------------------- inspection of "/"
 
@@ -149,6 +226,8 @@ class Broker:
         from ._connection import Connection
 
         with self._lock:
+            if self._closed:
+                raise ConnectionForced("broker forced connection closure with reason 'shutdown'")
             self.tick()
             if user not in self.users:
                 raise AccessRefused(f"user '{user}' does not exist")
@@ -163,6 +242,25 @@ class Broker:
 
     def _next_deadline(self) -> float | None:
         return self._timers.next_deadline()
+
+    # ----------------------------------------------------------------- the driver interface
+
+    def next_deadline(self) -> float | None:
+        """When the earliest timer (TTL, queue expiry, ack check) is due, in clock time;
+        None when none is set. A driver with an event loop calls ``tick()`` then."""
+        return self._timers.next_deadline()
+
+    def add_deadline_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` whenever the earliest deadline moves earlier (under the
+        broker lock, possibly from another thread: it must not block), so that a
+        driver with its own timer re-arms it."""
+        with self._lock:
+            self._timers.on_earlier.append(listener)
+
+    def remove_deadline_listener(self, listener: Callable[[], None]) -> None:
+        with self._lock:
+            if listener in self._timers.on_earlier:
+                self._timers.on_earlier.remove(listener)
 
     def tick(self) -> None:
         """Settle every timer that is due: message TTLs and queue expiry (spec 2.9, 3)."""

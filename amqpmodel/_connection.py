@@ -72,6 +72,57 @@ class Connection:
     def channels(self) -> dict[int, Channel]:
         return dict(self._channels)
 
+    # ----------------------------------------------------------------- the driver interface
+    # What a driver (the socket adapter, the store, a management API) uses of a
+    # connection, besides the public channel API; see ``amqpmodel.driver``.
+
+    @property
+    def close_reason(self) -> tuple[int, str] | None:
+        """``(reply_code, reply_text)`` once closed, else None."""
+        return self._closed
+
+    @property
+    def has_pending(self) -> bool:
+        """Whether callbacks (deliveries, returns, confirms, cancels, closes) wait for a drain."""
+        return bool(self._pending)
+
+    @property
+    def is_draining(self) -> bool:
+        """Whether a drain is running this connection's callbacks now (on some thread)."""
+        return self._batch is not None
+
+    def drain(self) -> int:
+        """Run the callbacks pending now, without waiting or ticking; returns how many ran.
+
+        Events those callbacks cause wait for the next drain. Another thread's
+        drain in progress makes this return 0 (see ``_drain_once``).
+        """
+        return self._drain_once()
+
+    def run_pending_now(self, channel: Channel | None = None) -> None:
+        """Run at once the pending returns, confirms and cancels of ``channel``
+        (None: of every channel), leaving deliveries and close callbacks queued.
+
+        A wire driver calls this before it writes a channel.close or
+        connection.close, so that what earlier methods caused goes out first, as
+        RabbitMQ orders it; nothing runs while another drain is in progress.
+        """
+        if self._batch is not None:
+            return
+        from ._methods import Deliver
+
+        for event in list(self._pending):
+            _, event_channel, argument, _, _ = event
+            if event_channel is None or isinstance(argument, Deliver):
+                continue
+            if channel is not None and event_channel is not channel:
+                continue
+            try:
+                self._pending.remove(event)
+            except ValueError:  # another thread's drain has just taken it
+                continue
+            event[0](*event[1:])
+
     @property
     def consumer_cancel_notify(self) -> bool:
         """Whether the client asked for basic.cancel from the broker (spec 7.8)."""

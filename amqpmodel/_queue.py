@@ -21,6 +21,7 @@ from ._ready import Entry, Fifo, PriorityFifo, QueueEntry
 if TYPE_CHECKING:
     from ._channel import Channel
     from ._connection import Connection
+    from ._journal import Journal
     from ._vhost import VirtualHost
 
 __all__ = ["Consumer", "Queue", "QueueStats"]
@@ -120,6 +121,8 @@ class Queue:
         "_ever_consumed",
         "_expires_at",
         "_expiry_timer",
+        "_journal",
+        "_journal_id",
         "_may_expire",
         "_plain",
         "_ready",
@@ -173,6 +176,9 @@ class Queue:
         self._expiry_timer: float | None = None
         self._bindings_in: dict[Any, Any] = {}
         self.stats = QueueStats()
+        # the store's change feed, for a durable queue of a broker with a data dir (spec 22)
+        self._journal: Journal | None = None
+        self._journal_id = 0
 
     # ----------------------------------------------------------------- inspection
 
@@ -195,6 +201,19 @@ class Queue:
     @property
     def message_bytes_ready(self) -> int:
         return self._ready_bytes
+
+    @property
+    def messages_persistent(self) -> int:
+        """Persistent messages (delivery_mode 2), ready or unacknowledged: the ones a
+        restart keeps when the queue is durable and the broker has a data dir (spec 22.4)."""
+        count = sum(1 for entry in self._ready if entry.properties.delivery_mode == 2)
+        for channel in self._vhost._channels():
+            count += sum(
+                1
+                for entry, queue, _ in channel._unacked.values()
+                if queue is self and entry.properties.delivery_mode == 2
+            )
+        return count
 
     @property
     def consumer_count(self) -> int:
@@ -289,6 +308,8 @@ class Queue:
                 entry = message
             else:
                 entry = Entry(message, next(self._sequence))
+            if self._journal is not None and message.properties.delivery_mode == 2:
+                self._journal.message_enqueued(self, entry)  # spec 22.4, 22.28
             if self._consumers:
                 if not ready.count:
                     consumer = self._next_consumer()
@@ -320,6 +341,8 @@ class Queue:
             entry = message
         else:
             entry = Entry(message, next(self._sequence), deadline)
+        if self._journal is not None and message.properties.delivery_mode == 2:
+            self._journal.message_enqueued(self, entry)  # spec 22.4, 22.28
         if not ready.count and self._consumers:
             consumer = self._next_consumer()
             if consumer is not None:
@@ -395,6 +418,8 @@ class Queue:
     # ----------------------------------------------------------------- dead-lettering (spec 4)
 
     def _dead_letter_or_drop(self, entry: QueueEntry, reason: str, now: float) -> None:
+        if self._journal is not None:
+            self._journal.message_removed(entry)
         if self._args.dead_letter_exchange is None:
             self.stats.dropped[reason] += 1
         else:
@@ -494,13 +519,6 @@ class Queue:
 
     # ----------------------------------------------------------------- settling deliveries
 
-    def _settled(self, entry: QueueEntry, consumer: Consumer | None) -> None:
-        """An unacked message was acked."""
-        self._unacked -= 1
-        self.stats.acked += 1
-        if consumer is not None:
-            consumer.unacked -= 1
-
     def _requeue(self, entry: QueueEntry, now: float, settle: bool = True) -> None:
         """Put an unacked message back at its original position (spec 2.12).
 
@@ -556,6 +574,10 @@ class Queue:
 
     def _purge(self) -> int:
         count = self._ready.count
+        journal = self._journal
+        if journal is not None:
+            for entry in self._ready:
+                journal.message_removed(entry)
         self._ready.clear()
         self._ready_bytes = 0
         self._may_expire = False

@@ -116,6 +116,18 @@ class VirtualHost:
         source._router.bind(destination, routing_key, arguments)
         source._bindings_out[identity] = binding
         destination._bindings_in[(source.name, identity)] = binding
+        journal = self._broker._journal
+        if journal is not None and self._is_stored(source, destination):
+            journal.binding_changed(self.name, binding, True)  # spec 22.2
+
+    @staticmethod
+    def _is_stored(source: Exchange, destination: Queue | Exchange) -> bool:
+        """Whether a binding survives a restart: both ends durable (spec 22.2, 22.7)."""
+        if not source.durable:
+            return False
+        if isinstance(destination, Queue):
+            return destination._journal is not None  # durable and not exclusive
+        return destination.durable
 
     def remove_binding(
         self,
@@ -125,10 +137,14 @@ class VirtualHost:
         arguments: dict[str, Any],
     ) -> None:
         identity = self._identity(destination, routing_key, arguments)
-        if source._bindings_out.pop(identity, None) is None:
+        binding = source._bindings_out.pop(identity, None)
+        if binding is None:
             return  # spec 1.22: unbinding what does not exist is fine
         source._router.unbind(destination, routing_key, arguments)
         destination._bindings_in.pop((source.name, identity), None)
+        journal = self._broker._journal
+        if journal is not None and self._is_stored(source, destination):
+            journal.binding_changed(self.name, binding, False)
         self._maybe_auto_delete_exchange(source)
 
     def _maybe_auto_delete_exchange(self, exchange: Exchange) -> None:
@@ -148,6 +164,7 @@ class VirtualHost:
                 continue
             source._router.unbind(destination, binding.routing_key, binding.arguments)
             sources.append(source)
+        # a store deletes the bindings of a deleted queue or exchange with it
         destination._bindings_in.clear()
         for source in sources:
             self._maybe_auto_delete_exchange(source)
@@ -158,6 +175,9 @@ class VirtualHost:
         if self.exchanges.get(exchange.name) is not exchange:
             return
         del self.exchanges[exchange.name]
+        journal = self._broker._journal
+        if journal is not None and exchange.durable:
+            journal.exchange_deleted(exchange)  # its bindings go with it in the store
         for identity, binding in list(exchange._bindings_out.items()):
             destination: Queue | Exchange | None
             if binding.destination_type == "queue":
@@ -176,6 +196,8 @@ class VirtualHost:
         queue._deleted = True
         if self.queues.get(queue.name) is queue:
             del self.queues[queue.name]
+        if queue._journal is not None:
+            queue._journal.queue_deleted(queue)  # its messages and bindings go with it
         for consumer in list(queue._consumers):
             consumer.channel._broker_cancel(consumer)
         queue._consumers.clear()

@@ -22,7 +22,20 @@ from ._channel import Channel
 from ._clock import VirtualClock
 from ._connection import Connection
 
-__all__ = ["assert_accounted"]
+__all__ = ["assert_accounted", "crash"]
+
+
+def crash(broker: Broker) -> None:
+    """Stop ``broker`` as a killed process would (spec 22.38): with a data dir, whatever
+    was not committed yet is lost, and a ``Broker`` opened on the same directory
+    recovers as after a crash (every message redelivered, spec 22.18). Its
+    connections are gone; the broker cannot be used any more."""
+    if broker._store is not None:
+        broker._store.crash()
+    with broker._lock:
+        broker._closed = True
+        for connection in list(broker._connections):
+            connection._close_by_broker(320, "CONNECTION_FORCED - broker crashed")
 
 
 def assert_accounted(broker: Broker) -> None:

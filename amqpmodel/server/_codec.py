@@ -20,11 +20,14 @@ from __future__ import annotations
 import datetime
 import decimal
 import struct
-from typing import Any, ClassVar
+from typing import Any
 
 from pamqp import commands, decode, encode
 from pamqp.base import Frame as Method
 
+from amqpmodel._field_values import TAGGED_INTS as _TAGGED_INTS
+from amqpmodel._field_values import Float32
+from amqpmodel._field_values import TaggedInt as _TaggedInt
 from amqpmodel._properties import EMPTY_PROPERTIES, BasicProperties, EncodedProperties
 from amqpmodel._validation import is_utf8
 
@@ -87,49 +90,6 @@ _PROPERTIES: tuple[tuple[str, str, int, str], ...] = tuple(
 
 class DecodeError(ValueError):
     """A frame whose payload pamqp could not decode (a syntax error, spec 9.1: 502)."""
-
-
-# ----------------------------------------------------------------- field values that keep their AMQP type
-#
-# pamqp decodes every integer type to int and both float types to float. A
-# message whose headers the broker rewrites (dead-lettering adds x-death) is
-# re-encoded, and RabbitMQ keeps each value's type: these subclasses carry the
-# type tag through the core, while comparing and printing as plain numbers.
-
-
-class _TaggedInt(int):
-    amqp_tag: ClassVar[bytes]
-    amqp_format: ClassVar[str]
-
-    def __repr__(self) -> str:
-        return int.__repr__(self)
-
-
-def _int_type(name: str, tag: bytes, fmt: str) -> type[_TaggedInt]:
-    return type(name, (_TaggedInt,), {"amqp_tag": tag, "amqp_format": fmt, "__slots__": ()})
-
-
-_TAGGED_INTS = {
-    tag: _int_type(name, tag, fmt)
-    for name, tag, fmt in (
-        ("ShortShortInt", b"b", ">b"),
-        ("ShortShortUInt", b"B", ">B"),
-        ("ShortInt", b"s", ">h"),
-        ("ShortUInt", b"u", ">H"),
-        ("LongUInt", b"i", ">I"),
-        ("LongLongInt", b"l", ">q"),
-        ("LongLongUInt", b"L", ">q"),
-    )
-}
-
-
-class Float32(float):
-    """A header value that arrived as a single-precision float ('f')."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return float.__repr__(self)
 
 
 def _short_str(data: bytes) -> tuple[int, str]:

@@ -1,0 +1,274 @@
+"""The durable-state change feed: what a store must write, in batches, and the confirms that wait for it.
+
+The core stays free of I/O (DESIGN.md): it only *records* here what changed
+in the state RabbitMQ keeps across a restart (spec 22.1-22.4): virtual hosts,
+users, durable exchanges, durable queues, bindings between durable
+entities, and persistent messages in durable queues. A store driver takes
+the recorded changes a batch at a time (``take``), writes them, and reports
+back (``committed`` or ``failed``); publisher confirms and transaction
+commits that depend on a batch are released only then (spec 22.28, 22.33).
+
+Everything arriving while the driver writes one batch gathers in the next,
+so the cost of a commit is paid per batch, not per message; a message acked
+before its batch was taken is never written at all.
+
+Entity changes (``Batch.ops``) are plain tuples, in the order they happened:
+
+=====================================================  ==========================================
+``("vhost", name)`` / ``("vhost-", name)``             a virtual host added / deleted (and all in it)
+``("user", name, password_hash, tags)``                a user added or changed
+``("user-", name)``                                    a user deleted
+``("exchange", vhost, name, type, auto_delete,         a durable exchange declared
+internal, arguments)``
+``("exchange-", vhost, name)``                         it was deleted (with its bindings)
+``("queue", queue_id, vhost, name, auto_delete,        a durable queue declared
+arguments)``
+``("queue-", queue_id, vhost, name)``                  it was deleted (with its messages and bindings)
+``("binding", vhost, source, destination_type,         a binding between durable entities added
+destination, routing_key, arguments)``
+``("binding-", ...the same...)``                       it was removed
+``("redelivered", [seq, ...])``                        at a clean stop: these were delivered (22.17)
+=====================================================  ==========================================
+
+Messages: ``Batch.inserts`` maps an entry's ``seq`` (unique in the broker,
+its enqueue order, spec 2.12) to ``(queue_id, entry)``; ``Batch.deletes``
+lists the ``seq`` of entries that left their queue (acked, expired,
+dropped, dead-lettered, purged) and were written by an earlier batch.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._broker import Broker
+    from ._channel import Channel
+    from ._exchange import Binding, Exchange
+    from ._queue import Queue
+    from ._ready import QueueEntry
+
+__all__ = ["Batch", "Journal"]
+
+PERSISTENT = 2  # delivery_mode of a persistent message (spec 22.4)
+
+
+class Batch:
+    """One group of changes, written and committed together by a store."""
+
+    __slots__ = ("confirms", "deletes", "done", "error", "inserts", "number", "ops")
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+        self.ops: list[tuple[Any, ...]] = []
+        self.inserts: dict[int, tuple[int, QueueEntry]] = {}
+        self.deletes: list[int] = []
+        # confirms released when this batch is committed: (channel, publish seq no)
+        self.confirms: list[tuple[Channel, int]] = []
+        self.done = False
+        self.error: BaseException | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.ops or self.inserts or self.deletes or self.confirms)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Batch #{self.number} ops={len(self.ops)} inserts={len(self.inserts)} "
+            f"deletes={len(self.deletes)} confirms={len(self.confirms)}>"
+        )
+
+
+class Journal:
+    """Records durable-state changes for a store; see the module docstring.
+
+    The core calls the recording methods under the broker lock; a store calls
+    ``take``, ``committed`` and ``failed`` (each takes the lock itself) from
+    its writer thread.
+    """
+
+    def __init__(self, broker: Broker) -> None:
+        self._broker = broker
+        self._open = Batch(1)
+        self._wakeup: Callable[[], None] | None = None
+        self._queue_ids = itertools.count(1)
+
+    def __repr__(self) -> str:
+        return f"<Journal open={self._open!r}>"
+
+    # ----------------------------------------------------------------- for the store
+
+    def set_wakeup(self, wakeup: Callable[[], None] | None) -> None:
+        """``wakeup()`` is called (under the broker lock, so it must not block) when the
+        open batch goes from empty to not empty."""
+        self._wakeup = wakeup
+
+    @property
+    def dirty(self) -> bool:
+        """Whether the open batch holds anything not yet taken."""
+        return bool(self._open)
+
+    def take(self) -> Batch | None:
+        """The open batch, for writing (a new one opens); None when it is empty."""
+        with self._broker._lock:
+            batch = self._open
+            if not batch:
+                return None
+            self._open = Batch(batch.number + 1)
+            return batch
+
+    def committed(self, batch: Batch) -> None:
+        """``batch`` is written and committed: release its confirms and waiters."""
+        with self._broker._lock:
+            batch.done = True
+            for channel, seq in batch.confirms:
+                channel._release_confirm(seq, True)
+            self._broker._condition.notify_all()
+
+    def failed(self, batch: Batch, error: BaseException) -> None:
+        """Writing ``batch`` failed: nack its confirms (spec 8.3), fail its waiters, and
+        keep its changes for the next batch, so that a store that recovers (space
+        freed) writes them after all."""
+        with self._broker._lock:
+            batch.done = True
+            batch.error = error
+            for channel, seq in batch.confirms:
+                channel._release_confirm(seq, False)
+            batch.confirms = []
+            current = self._open
+            current.ops[:0] = batch.ops
+            inserts = batch.inserts
+            inserts.update(current.inserts)
+            current.inserts = inserts
+            current.deletes[:0] = batch.deletes
+            if current and self._wakeup is not None:
+                self._wakeup()
+            self._broker._condition.notify_all()
+
+    def queue_id(self, queue: Queue) -> int:
+        """The id under which a durable queue's rows are stored."""
+        return queue._journal_id
+
+    def adopt(self, queue: Queue, queue_id: int) -> None:
+        """A queue restored from the store (see ``amqpmodel.driver.restore_queue``)."""
+        queue._journal = self
+        queue._journal_id = queue_id
+        ids = self._queue_ids
+        self._queue_ids = itertools.count(max(queue_id + 1, next(ids)))
+
+    # ----------------------------------------------------------------- recording (core, under the lock)
+
+    def _record(self, op: tuple[Any, ...]) -> None:
+        batch = self._open
+        if not batch and self._wakeup is not None:
+            batch.ops.append(op)
+            self._wakeup()
+            return
+        batch.ops.append(op)
+
+    def vhost_added(self, name: str) -> None:
+        self._record(("vhost", name))
+
+    def vhost_deleted(self, name: str) -> None:
+        self._record(("vhost-", name))
+
+    def user_set(self, name: str, password_hash: str, tags: tuple[str, ...]) -> None:
+        self._record(("user", name, password_hash, tags))
+
+    def user_deleted(self, name: str) -> None:
+        self._record(("user-", name))
+
+    def exchange_declared(self, exchange: Exchange) -> None:
+        self._record(
+            (
+                "exchange",
+                exchange.vhost_name,
+                exchange.name,
+                exchange.type,
+                exchange.auto_delete,
+                exchange.internal,
+                exchange.arguments,
+            )
+        )
+
+    def exchange_deleted(self, exchange: Exchange) -> None:
+        self._record(("exchange-", exchange.vhost_name, exchange.name))
+
+    def queue_declared(self, queue: Queue) -> None:
+        """A durable queue: from now on its persistent messages are recorded."""
+        queue_id = next(self._queue_ids)
+        queue._journal = self
+        queue._journal_id = queue_id
+        self._record(
+            ("queue", queue_id, queue.vhost_name, queue.name, queue.auto_delete, queue.arguments)
+        )
+
+    def queue_deleted(self, queue: Queue) -> None:
+        self._record(("queue-", queue._journal_id, queue.vhost_name, queue.name))
+        queue._journal = None
+
+    def binding_changed(self, vhost: str, binding: Binding, added: bool) -> None:
+        self._record(
+            (
+                "binding" if added else "binding-",
+                vhost,
+                binding.source,
+                binding.destination_type,
+                binding.destination,
+                binding.routing_key,
+                binding.arguments,
+            )
+        )
+
+    def redelivered(self, seqs: list[int]) -> None:
+        self._record(("redelivered", seqs))
+
+    def message_enqueued(self, queue: Queue, entry: QueueEntry) -> None:
+        """A message entered a durable queue (the caller checked it is persistent)."""
+        batch = self._open
+        if not batch and self._wakeup is not None:
+            batch.inserts[entry.seq] = (queue._journal_id, entry)
+            self._wakeup()
+            return
+        batch.inserts[entry.seq] = (queue._journal_id, entry)
+
+    def message_removed(self, entry: QueueEntry) -> None:
+        """An entry of a durable queue left it for good (acked, dropped, dead-lettered...)."""
+        if entry.properties.delivery_mode != PERSISTENT:
+            return
+        batch = self._open
+        if batch.inserts.pop(entry.seq, None) is None:
+            if not batch and self._wakeup is not None:
+                batch.deletes.append(entry.seq)
+                self._wakeup()
+                return
+            batch.deletes.append(entry.seq)
+
+    def hold_confirm(self, channel: Channel, seq: int) -> Batch:
+        """Release the confirm of publish ``seq`` on ``channel`` when the open batch is
+        committed (or nack it if that fails); returns that batch."""
+        batch = self._open
+        if not batch and self._wakeup is not None:
+            batch.confirms.append((channel, seq))
+            self._wakeup()
+        else:
+            batch.confirms.append((channel, seq))
+        return batch
+
+    def open_batch(self) -> Batch:
+        """The batch that changes recorded now will be committed in (to wait for it)."""
+        return self._open
+
+    def wait(self, batch: Batch) -> BaseException | None:
+        """Block (under the broker lock, which waiting releases) until ``batch`` is
+        committed or failed; returns the failure, if any."""
+        if not batch and batch is self._open:
+            return None
+        broker = self._broker
+        broker._waiters += 1
+        try:
+            while not batch.done:
+                broker._condition.wait(1.0)
+        finally:
+            broker._waiters -= 1
+        return batch.error

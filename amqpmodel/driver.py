@@ -1,0 +1,236 @@
+"""The driver interface: what a driver of the core (the socket adapter, the store, a
+management API, a shovel) may use beyond the public in-process API.
+
+The core is a state machine without I/O or threads of its own (DESIGN.md).
+Drivers move its events to the outside world and bring outside state in, and
+they use only this module, the names exported by ``amqpmodel``, and the
+public methods below; no driver touches an underscored name of the core (a
+test walks ``amqpmodel/server/`` and ``amqpmodel/store/`` to make sure).
+
+Events for a connection (``Connection``):
+    ``set_wakeup(fn)``: ``fn()`` when callbacks become pending (under the broker
+    lock, maybe from another thread); ``has_pending``, ``drain()``,
+    ``is_draining``, ``run_pending_now(channel)``, ``close_reason``,
+    ``pause_deliveries(paused)``.
+Time (``Broker``):
+    ``next_deadline()``, ``tick()``, ``add_deadline_listener(fn)``,
+    ``remove_deadline_listener(fn)``.
+Durable state (``Journal``, for a store):
+    what changed (entities declared and deleted, messages enqueued and
+    removed) in batches, with the confirms waiting for each batch; and the
+    ``restore_*`` functions below, which rebuild a broker's state from what a
+    store read back, before the first client is served.
+Wire values:
+    ``EncodedProperties`` (properties that keep their wire bytes),
+    ``TaggedInt``/``TAGGED_INTS``/``Float32`` (header values that keep their
+    AMQP type), ``is_utf8``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from ._arguments import parse_queue_arguments
+from ._broker import Broker
+from ._exchange import Exchange, exchange_type_factory
+from ._field_values import TAGGED_INTS, Float32, TaggedInt
+from ._journal import PERSISTENT, Batch, Journal
+from ._properties import (
+    EMPTY_PROPERTIES,
+    Annotations,
+    BasicProperties,
+    Death,
+    EncodedProperties,
+    Message,
+)
+from ._queue import Queue
+from ._validation import is_utf8
+
+__all__ = [
+    "EMPTY_PROPERTIES",
+    "PERSISTENT",
+    "TAGGED_INTS",
+    "Annotations",
+    "Batch",
+    "BasicProperties",
+    "Death",
+    "EncodedProperties",
+    "Float32",
+    "Journal",
+    "Message",
+    "TaggedInt",
+    "attach_journal",
+    "record_delivered",
+    "is_utf8",
+    "restore_binding",
+    "restore_exchange",
+    "restore_messages",
+    "restore_queue",
+    "restore_user",
+    "restore_vhost",
+]
+
+log = logging.getLogger("amqpmodel.store")
+
+
+def restore_vhost(broker: Broker, name: str) -> None:
+    """Bring back a virtual host (with its predeclared exchanges, spec 1.1)."""
+    broker.add_vhost(name)
+
+
+def restore_user(broker: Broker, name: str, password_hash: str, tags: tuple[str, ...]) -> None:
+    broker._set_user(name, password_hash, tuple(tags))
+
+
+def restore_exchange(
+    broker: Broker,
+    vhost: str,
+    name: str,
+    exchange_type: str,
+    *,
+    auto_delete: bool,
+    internal: bool,
+    arguments: dict[str, Any],
+) -> bool:
+    """Bring back a durable exchange (spec 22.1); False (and a warning) when its type
+    is not registered in this process (a plugin type registered by the last run)."""
+    host = broker.vhosts[vhost]
+    if exchange_type_factory(exchange_type) is None:
+        log.warning(
+            "exchange '%s' in vhost '%s' not recovered: unknown exchange type '%s'",
+            name,
+            vhost,
+            exchange_type,
+        )
+        return False
+    host.exchanges[name] = Exchange(
+        name,
+        exchange_type,
+        durable=True,
+        auto_delete=auto_delete,
+        internal=internal,
+        arguments=arguments,
+        vhost_name=vhost,
+    )
+    return True
+
+
+def restore_queue(
+    broker: Broker,
+    queue_id: int,
+    vhost: str,
+    name: str,
+    *,
+    auto_delete: bool,
+    arguments: dict[str, Any],
+) -> Queue:
+    """Bring back a durable queue, empty (spec 22.1); its messages follow."""
+    host = broker.vhosts[vhost]
+    parsed = parse_queue_arguments(arguments, host.describe("queue", name))
+    queue = Queue(
+        host,
+        name,
+        durable=True,
+        auto_delete=auto_delete,
+        owner=None,
+        arguments=arguments,
+        parsed=parsed,
+    )
+    queue._journal_id = queue_id
+    host.queues[name] = queue
+    return queue
+
+
+def restore_messages(queue: Queue, messages: Iterable[Message]) -> None:
+    """Put back a queue's messages in enqueue order (spec 22.12, 22.13); each one's
+    ``seq``, ``deadline`` (absolute, spec 22.21) and ``redelivered`` as stored."""
+    ready = queue._ready
+    size = 0
+    count = 0
+    expiring = False
+    for message in messages:
+        ready.push(message)
+        size += len(message.body)
+        count += 1
+        if message.deadline is not None:
+            expiring = True
+    queue._ready_bytes += size
+    queue.stats.enqueued += count
+    if expiring:
+        queue._may_expire = True
+
+
+def restore_binding(
+    broker: Broker,
+    vhost: str,
+    source: str,
+    destination_type: str,
+    destination: str,
+    routing_key: str,
+    arguments: dict[str, Any],
+) -> bool:
+    """Bring back a binding between durable entities (spec 22.2); False when an end
+    is missing (an exchange whose type is gone)."""
+    host = broker.vhosts[vhost]
+    source_exchange = host.exchanges.get(source)
+    target: Queue | Exchange | None = (
+        host.queues.get(destination)
+        if destination_type == "queue"
+        else host.exchanges.get(destination)
+    )
+    if source_exchange is None or target is None:
+        return False
+    host.add_binding(source_exchange, target, routing_key, arguments)
+    return True
+
+
+def attach_journal(broker: Broker, next_seq: int) -> Journal:
+    """Start recording durable-state changes, after a restore (or on a fresh broker).
+
+    Then, as a queue starting after recovery does: expired head messages go
+    (dead-lettered "expired", spec 22.21), length limits are applied again
+    (22.23), and each queue's x-expires period starts afresh (22.22).
+    """
+    with broker._lock:
+        journal = Journal(broker)
+        sequence = itertools.count(max(next_seq, next(broker._sequence)))
+        broker._sequence = sequence
+        queues = [q for vhost in broker.vhosts.values() for q in vhost.queues.values()]
+        for queue in queues:
+            queue._sequence = sequence
+            if queue.durable and queue.owner is None:
+                journal.adopt(queue, queue._journal_id)
+        broker._journal = journal
+        now = broker.clock.now()
+        for queue in queues:
+            if queue._deleted:
+                continue
+            args = queue._args
+            if args.overflow == "drop-head" and (
+                args.max_length is not None or args.max_length_bytes is not None
+            ):
+                queue._drop_head_over_limit(now)
+            if queue._may_expire:
+                queue._expire_head(now)
+            queue._touch()
+        return journal
+
+
+def record_delivered(broker: Broker, journal: Journal) -> None:
+    """At a clean stop: record which stored messages were delivered at least once, so
+    that they alone come back redelivered (spec 22.17; unacked ones were requeued,
+    flagged, when their connections closed)."""
+    with broker._lock:
+        seqs = [
+            entry.seq
+            for vhost in broker.vhosts.values()
+            for queue in vhost.queues.values()
+            if queue._journal is journal
+            for entry in queue._ready
+            if entry.redelivered and entry.properties.delivery_mode == PERSISTENT
+        ]
+        if seqs:
+            journal.redelivered(seqs)
