@@ -25,11 +25,15 @@ from typing import Any
 from pamqp import commands, decode, encode
 from pamqp.base import Frame as Method
 
-from amqpmodel._field_values import TAGGED_INTS as _TAGGED_INTS
-from amqpmodel._field_values import Float32
-from amqpmodel._field_values import TaggedInt as _TaggedInt
-from amqpmodel._properties import EMPTY_PROPERTIES, BasicProperties, EncodedProperties
-from amqpmodel._validation import is_utf8
+from amqpmodel.driver import (
+    EMPTY_PROPERTIES,
+    BasicProperties,
+    EncodedProperties,
+    Float32,
+    is_utf8,
+)
+from amqpmodel.driver import TAGGED_INTS as _TAGGED_INTS
+from amqpmodel.driver import TaggedInt as _TaggedInt
 
 __all__ = [
     "FRAME_BODY",

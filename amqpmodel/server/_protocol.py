@@ -23,14 +23,18 @@ from typing import Any
 
 from pamqp import commands, decode
 
-from amqpmodel import __version__
-from amqpmodel._broker import Broker
-from amqpmodel._channel import Channel
-from amqpmodel._connection import Connection
-from amqpmodel._errors import (
+from amqpmodel import (
     AMQPError,
+    BasicAck,
+    BasicCancel,
+    BasicProperties,
+    BasicReturn,
+    Broker,
+    Channel,
     ChannelError,
     CommandInvalid,
+    Connection,
+    Deliver,
     FrameError,
     FrameSyntaxError,
     InternalError,
@@ -39,9 +43,8 @@ from amqpmodel._errors import (
     PreconditionFailed,
     UnexpectedFrame,
     UnroutableError,
+    __version__,
 )
-from amqpmodel._methods import BasicAck, BasicCancel, BasicReturn, Deliver
-from amqpmodel._properties import BasicProperties
 
 from ._codec import (
     FRAME_BODY,
@@ -172,7 +175,7 @@ class ServerConnection:
         self.user = ""
         self.client_properties: dict[str, Any] = {}
         self.core: Connection | None = None
-        self._channels: dict[int, _ServerChannel] = {}
+        self._server_channels: dict[int, _ServerChannel] = {}
         self._closing_channels: set[int] = set()  # channel.close sent, close-ok awaited
         self._unconfirmed: set[_ServerChannel] = set()
         self._received = True
@@ -182,6 +185,12 @@ class ServerConnection:
 
     def __repr__(self) -> str:
         return f"<ServerConnection {self.user or '-'}@{self.peer} {self._state}>"
+
+    @property
+    def state(self) -> str:
+        """The protocol state: "header", "start_ok", "tune_ok" and "open" while negotiating,
+        "opened", "closing" (connection.close sent, close-ok awaited), "closed"."""
+        return self._state
 
     # ----------------------------------------------------------------- output
 
@@ -272,7 +281,7 @@ class ServerConnection:
             self._connection_error(InternalError("internal error"))
             consumed = len(buffer)
         self._buffer = buffer[consumed:] if consumed < len(buffer) else b""
-        if self.core is not None and self.core._pending:
+        if self.core is not None and self.core.has_pending:
             self.drain()
         else:
             self._flush_confirms()
@@ -383,7 +392,7 @@ class ServerConnection:
                 raise ChannelError(f"unexpected method on channel {channel} before connection.open")
             self._connection_method(method)
             return
-        server_channel = self._channels.get(channel)
+        server_channel = self._server_channels.get(channel)
         if server_channel is None:
             self._unopened_channel_method(channel, payload)
             return
@@ -538,9 +547,9 @@ class ServerConnection:
             raise ChannelError("expected 'channel.open'", *_ids(method))
 
     def _channel_open(self, number: int, method: Method) -> None:
-        if len(self._channels) >= self.channel_max:
+        if len(self._server_channels) >= self.channel_max:
             raise NotAllowed(
-                f"number of channels opened ({len(self._channels)}) has reached the "
+                f"number of channels opened ({len(self._server_channels)}) has reached the "
                 f"negotiated channel_max ({self.channel_max})",
                 20,
                 10,
@@ -554,7 +563,7 @@ class ServerConnection:
         assert self.core is not None
         core = self.core.channel(number)
         server_channel = _ServerChannel(number, core)
-        self._channels[number] = server_channel
+        self._server_channels[number] = server_channel
         core.add_on_return_callback(self._on_return)
         core.add_on_cancel_callback(self._make_cancel_callback(server_channel))
         core.add_on_close_callback(self._on_channel_closed)
@@ -574,7 +583,7 @@ class ServerConnection:
             error.reply_code, error.reply_text
         )  # idempotent; the core may have closed it
         number = server_channel.number
-        self._channels.pop(number, None)
+        self._server_channels.pop(number, None)
         self._unconfirmed.discard(server_channel)
         self._closing_channels.add(number)
         self._send_method(
@@ -590,7 +599,7 @@ class ServerConnection:
 
     def _channel_method(self, server_channel: _ServerChannel, method: Method) -> None:
         handler = _HANDLERS.get(type(method))
-        if handler not in _NO_REPLY and self.core is not None and self.core._pending:
+        if handler not in _NO_REPLY and self.core is not None and self.core.has_pending:
             self.drain_pending_only()  # returns and confirms before this method's reply
         try:
             if handler is None:
@@ -608,7 +617,7 @@ class ServerConnection:
     # ----------------------------------------------------------------- content
 
     def _content_header(self, number: int, payload: bytes) -> None:
-        server_channel = self._channels.get(number)
+        server_channel = self._server_channels.get(number)
         if server_channel is None:
             if number in self._closing_channels:
                 return
@@ -643,7 +652,7 @@ class ServerConnection:
             self._publish(server_channel, content, b"")
 
     def _content_body(self, number: int, payload: bytes) -> None:
-        server_channel = self._channels.get(number)
+        server_channel = self._server_channels.get(number)
         if server_channel is None:
             if number in self._closing_channels:
                 return
@@ -760,7 +769,7 @@ class ServerConnection:
         self, server_channel: _ServerChannel
     ) -> Callable[[BasicCancel], None]:
         def on_cancel(method: BasicCancel) -> None:
-            if self._channels.get(server_channel.number) is server_channel:
+            if self._server_channels.get(server_channel.number) is server_channel:
                 self._send_method(
                     server_channel.number,
                     _make(commands.Basic.Cancel, consumer_tag=method.consumer_tag, nowait=False),
@@ -772,7 +781,7 @@ class ServerConnection:
         """The core closed a channel on its own (not by a method we handled): tell the client."""
         if self._state != "opened":
             return  # connection.close was sent: nothing may follow it (AMQP 0-9-1, 2.2.4)
-        server_channel = self._channels.get(core.channel_number)
+        server_channel = self._server_channels.get(core.channel_number)
         if server_channel is None or server_channel.core is not core or reason is None:
             return
         self._channel_error(server_channel, reason, None)
@@ -785,24 +794,17 @@ class ServerConnection:
         has closed, and deliveries to a closing channel are requeued, not sent.
         """
         core = self.core
-        if core is None or core._batch is not None:
-            return
-        for event in list(core._pending):
-            _, event_channel, argument, _, _ = event
-            if event_channel is None or isinstance(argument, Deliver):
-                continue  # close callbacks, deliveries
-            if channel is not None and event_channel is not channel:
-                continue
-            core._pending.remove(event)
-            event[0](*event[1:])
+        if core is None or core.is_draining:
+            return  # inside a drain's callback: nothing runs or is flushed here, as before
+        core.run_pending_now(channel)
         self._flush_confirms()
 
     def drain_pending_only(self) -> None:
         """Send what the core has pending now (returns, confirms, deliveries) before a
         reply or a close that must come after it, as RabbitMQ orders them."""
         core = self.core
-        if core is not None and core._pending and core._batch is None:
-            core._drain_once()
+        if core is not None and core.has_pending and not core.is_draining:
+            core.drain()
         self._flush_confirms()
 
     def drain(self) -> None:
@@ -812,13 +814,13 @@ class ServerConnection:
             return
         try:
             for _ in range(100):
-                if not core._drain_once():
+                if not core.drain():
                     break
         except Exception:
             log.exception("internal error draining connection %s", self.peer)
             self._connection_error(InternalError("internal error"))
         if core.is_closed and self._state == "opened":
-            code, text = core._closed or (
+            code, text = core.close_reason or (
                 320,
                 "CONNECTION_FORCED - broker forced connection closure",
             )
@@ -1027,7 +1029,7 @@ def _channel_flow_ok(c: ServerConnection, s: _ServerChannel, m: Any) -> None:
 
 def _channel_close(c: ServerConnection, s: _ServerChannel, m: Any) -> None:
     s.core.close()
-    c._channels.pop(s.number, None)
+    c._server_channels.pop(s.number, None)
     c._unconfirmed.discard(s)
     c._send_method(s.number, commands.Channel.CloseOk())
 

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from amqpmodel._broker import Broker
+from amqpmodel import Broker
 
 from ._protocol import ServerConnection, ServerSettings
 
@@ -71,7 +71,7 @@ class _Protocol(asyncio.Protocol):
             settings=self.server.settings,
             wakeup=self._wakeup,
         )
-        self.server._connections.add(self)
+        self.server._protocols.add(self)
         log.info("accepting AMQP connection %s", peer)
 
     def _wakeup(self) -> None:
@@ -103,7 +103,7 @@ class _Protocol(asyncio.Protocol):
         assert connection is not None
         if connection.heartbeat and self._heartbeat is None and not connection.closed:
             self._schedule_heartbeat()
-        if connection._state == "closing" and self._closing_timer is None:
+        if connection.state == "closing" and self._closing_timer is None:
             # a client that never answers connection.close is hung up on
             self._closing_timer = self.loop.call_later(3.0, self._close)
         self.server._arm_timer()
@@ -160,7 +160,7 @@ class _Protocol(asyncio.Protocol):
         for timer in (self._heartbeat, self._closing_timer, self._linger_timer):
             if timer is not None:
                 timer.cancel()
-        self.server._connections.discard(self)
+        self.server._protocols.discard(self)
         self.server._arm_timer()
 
 
@@ -181,7 +181,7 @@ class Server:
         self.settings = settings or ServerSettings()
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self._server: asyncio.Server | None = None
-        self._connections: set[_Protocol] = set()
+        self._protocols: set[_Protocol] = set()
         self._thread_id = 0
         self._timer: asyncio.TimerHandle | None = None
         self._timer_deadline = float("inf")
@@ -201,13 +201,13 @@ class Server:
         if sockets:
             self.port = sockets[0].getsockname()[1]
         # a deadline set from another thread (an in-process publish with a TTL) re-arms our timer
-        self.broker._timers.on_earlier.append(self._deadline_moved)
+        self.broker.add_deadline_listener(self._deadline_moved)
         log.info("amqpmodel listening on %s:%s", self.host, self.port)
 
     # broker timers (TTL, x-expires) settle on the loop when they come due
 
     def _arm_timer(self) -> None:
-        deadline = self.broker._next_deadline()
+        deadline = self.broker.next_deadline()
         if deadline is None:
             return
         if self._timer is not None and self._timer_deadline <= deadline:
@@ -227,9 +227,13 @@ class Server:
         self._timer = None
         self._timer_deadline = float("inf")
         self.broker.tick()
-        for protocol in list(self._connections):
+        for protocol in list(self._protocols):
             connection = protocol.connection
-            if connection is not None and connection.core is not None and connection.core._pending:
+            if (
+                connection is not None
+                and connection.core is not None
+                and connection.core.has_pending
+            ):
                 protocol._drain()
         self._arm_timer()
 
@@ -237,19 +241,18 @@ class Server:
         """Stop listening and close every connection with 320 (connection.close, then the socket)."""
         if self._server is not None:
             self._server.close()
-        for protocol in list(self._connections):
+        for protocol in list(self._protocols):
             if protocol.connection is not None:
                 protocol.connection.close(320, reply_text)
         for _ in range(50):  # up to 0.5 s for clients to answer close-ok
-            if not self._connections:
+            if not self._protocols:
                 break
             await asyncio.sleep(0.01)
-        for protocol in list(self._connections):
+        for protocol in list(self._protocols):
             protocol._close()
         if self._timer is not None:
             self._timer.cancel()
-        with contextlib.suppress(ValueError):
-            self.broker._timers.on_earlier.remove(self._deadline_moved)
+        self.broker.remove_deadline_listener(self._deadline_moved)
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)
