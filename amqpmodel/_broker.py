@@ -116,6 +116,7 @@ class Broker:
                 vhost = self.vhosts[name] = VirtualHost(self, name)
                 if self._journal is not None:
                     self._journal.vhost_added(name)
+                    self._journal.sync_entities()
             return vhost
 
     def delete_vhost(self, name: str) -> None:
@@ -125,6 +126,7 @@ class Broker:
                 return
             if self._journal is not None:
                 self._journal.vhost_deleted(name)
+                self._journal.sync_entities()
             for connection in list(self._connections):
                 if connection.vhost is vhost:
                     error = ConnectionForced(f"vhost '{name}' is deleted")
@@ -147,11 +149,13 @@ class Broker:
             self.users[name] = (password_hash, tags)
             if self._journal is not None:
                 self._journal.user_set(name, password_hash, tags)
+                self._journal.sync_entities()
 
     def delete_user(self, name: str) -> None:
         with self._lock:
             if self.users.pop(name, None) is not None and self._journal is not None:
                 self._journal.user_deleted(name)
+                self._journal.sync_entities()
 
     def authenticate(self, name: str, password: str | bytes) -> bool:
         user = self.users.get(name)

@@ -119,6 +119,10 @@ def _call_one(channel: Channel, callback: Callable[[Any], Any], argument: Any, _
     callback(argument)
 
 
+def _call_after_commit(channel: Channel, callback: Callable[[], Any], _: Any, __: Any) -> None:
+    callback()
+
+
 class Channel:
     """An AMQP channel of a connection (pika ``BlockingChannel`` names and arguments)."""
 
@@ -143,6 +147,7 @@ class Channel:
         self._confirming = False
         self._publish_seq = 0
         self._ack_nack_callback: Callable[[Any], Any] | None = None
+        self._held_confirms = 0  # confirms waiting for the store's commit (spec 22.28)
         self._transactional = False
         self._tx_publishes: list[tuple[Message, list[Queue], bool, int | None]] = []
         self._tx_settles: list[tuple[str, list[tuple[int, _Unacked]], bool]] = []
@@ -303,7 +308,7 @@ class Channel:
                 raise AccessRefused(
                     f"exchange name '{name}' contains reserved prefix 'amq.*'"
                 )  # 1.5
-            vhost.exchanges[name] = Exchange(
+            created = vhost.exchanges[name] = Exchange(
                 name,
                 type_name,
                 durable=durable,
@@ -312,6 +317,9 @@ class Channel:
                 arguments=args,
                 vhost_name=vhost.name,
             )
+            if durable and self._broker._journal is not None:
+                self._broker._journal.exchange_declared(created)  # spec 22.1
+                self._broker._journal.sync_entities()
         else:
             check_exchange_equivalent(
                 vhost.describe("exchange", name),
@@ -344,6 +352,7 @@ class Channel:
         if if_unused and existing._bindings_out:
             raise PreconditionFailed(f"exchange '{name}' in vhost '{vhost.name}' in use")
         vhost.delete_exchange(existing)
+        self._sync_entities()
         return ExchangeDeleteOk()
 
     def _binding_parts(
@@ -370,6 +379,7 @@ class Channel:
         source_exchange = self._existing_exchange(source_name)
         destination_exchange = self._existing_exchange(destination_name)
         self._vhost.add_binding(source_exchange, destination_exchange, key, args)
+        self._sync_entities()
         return ExchangeBindOk()
 
     @_amqp_method(40, 40)
@@ -392,6 +402,7 @@ class Channel:
         destination_exchange = self._vhost.exchanges.get(destination_name)
         if source_exchange is not None and destination_exchange is not None:
             self._vhost.remove_binding(source_exchange, destination_exchange, key, args)
+            self._sync_entities()
         return ExchangeUnbindOk()
 
     # ----------------------------------------------------------------- queues (spec 2)
@@ -459,8 +470,11 @@ class Channel:
             vhost.queues[name] = existing
             if owner is not None:
                 owner._exclusive_queues[name] = existing
+            elif durable and self._broker._journal is not None:
+                self._broker._journal.queue_declared(existing)  # spec 22.1, 22.7
             existing._touch()
         self._last_queue = name
+        self._sync_entities()
         return QueueDeclareOk(name, existing.messages_ready, existing.consumer_count)
 
     def _queue_binding_parts(
@@ -492,6 +506,7 @@ class Channel:
             queue, exchange, routing_key, arguments
         )
         self._vhost.add_binding(source, target, key, args)
+        self._sync_entities()
         return QueueBindOk()
 
     @_amqp_method(50, 50)
@@ -509,6 +524,7 @@ class Channel:
         except NotFound:
             return QueueUnbindOk()  # as RabbitMQ: unbinding from or to nothing is fine
         self._vhost.remove_binding(source, target, key, args)
+        self._sync_entities()
         return QueueUnbindOk()
 
     @_amqp_method(50, 30)
@@ -531,7 +547,9 @@ class Channel:
             raise PreconditionFailed(f"queue '{name}' in vhost '{vhost.name}' in use")
         if if_empty and target.messages_ready:
             raise PreconditionFailed(f"queue '{name}' in vhost '{vhost.name}' not empty")
-        return QueueDeleteOk(vhost._delete_queue(target, reason="deleted"))
+        count = vhost._delete_queue(target, reason="deleted")
+        self._sync_entities()
+        return QueueDeleteOk(count)
 
     # ----------------------------------------------------------------- publishing (spec 1, 3.2, 8)
 
@@ -680,7 +698,7 @@ class Channel:
         rejected = self._enqueue(message, queues, ttl_ms)
         if self._confirming:
             self._confirm(not rejected)
-            if rejected:
+            if rejected or (self._ack_nack_callback is None and not self._wait_for_store()):
                 return NackError([_ReturnedMessage(message)])
         return None
 
@@ -702,13 +720,55 @@ class Channel:
 
     def _confirm(self, ack: bool) -> None:
         callback = self._ack_nack_callback
-        if callback is not None:
-            method = (
-                BasicAck(self._publish_seq, False)
-                if ack
-                else BasicNack(self._publish_seq, False, False)
-            )
+        if callback is None:
+            return  # a blocking publish: _deliver_publish waits for the store itself
+        journal = self._broker._journal
+        if journal is not None and (self._held_confirms or journal.dirty):
+            # spec 22.28: after the store's commit; later confirms of this channel wait
+            # behind it, so that confirms stay in order (a multiple ack covers them all)
+            self._held_confirms += 1
+            journal.hold_confirm(self, self._publish_seq, ack)
+            return
+        method = (
+            BasicAck(self._publish_seq, False)
+            if ack
+            else BasicNack(self._publish_seq, False, False)
+        )
+        self.connection._push((_call_one, self, callback, method, None))
+
+    def _release_confirm(self, seq: int, ack: bool) -> None:
+        """The store committed (or failed) the batch this confirm waited for."""
+        self._held_confirms -= 1
+        callback = self._ack_nack_callback
+        if callback is not None and self._closed is None:
+            method = BasicAck(seq, False) if ack else BasicNack(seq, False, False)
             self.connection._push((_call_one, self, callback, method, None))
+
+    def _after_commit(self, callback: Callable[[], Any], error: BaseException | None) -> None:
+        """A tx.commit that waited for the store: reply, or close the channel if the
+        write failed (nothing uncommitted is reported as committed)."""
+        if self._closed is not None:
+            return
+        if error is None:
+            self.connection._push((_call_after_commit, self, callback, None, None))
+        else:
+            failure = PreconditionFailed(
+                f"partial tx completion: the store could not write ({error})", 90, 20
+            )
+            self._shutdown(failure.reply_code, failure.reply_text, failure)
+
+    def _sync_entities(self) -> None:
+        journal = self._broker._journal
+        if journal is not None:
+            journal.sync_entities()
+
+    def _wait_for_store(self) -> bool:
+        """A blocking confirmed publish or tx.commit: wait until what it wrote is
+        committed (spec 22.28, 22.33); False when the write failed."""
+        journal = self._broker._journal
+        if journal is None or not journal.dirty:
+            return True
+        return journal.wait(journal.open_batch()) is None
 
     # ----------------------------------------------------------------- consuming (spec 7)
 
@@ -744,6 +804,8 @@ class Channel:
             stats.delivered += 1
             if auto_ack is True:
                 stats.acked += 1
+                if target._journal is not None:
+                    target._journal.message_removed(entry)
             else:
                 self._unacked[tag] = (entry, target, None)
                 if not self._ack_armed:
@@ -929,6 +991,8 @@ class Channel:
         queue.stats.delivered += 1
         if consumer.auto_ack:
             queue.stats.acked += 1
+            if queue._journal is not None:
+                queue._journal.message_removed(entry)
         else:
             self._unacked[tag] = (entry, queue, consumer)
             if not self._ack_armed:
@@ -1103,6 +1167,8 @@ class Channel:
                 consumer.unacked -= 1
                 self._global_unacked -= 1
             if action == "ack":
+                if queue._journal is not None:
+                    queue._journal.message_removed(entry)
                 queue._unacked -= 1
                 queue.stats.acked += 1
             elif action == "requeue":
@@ -1147,7 +1213,9 @@ class Channel:
                 and (record := self._unacked.pop(delivery_tag, None)) is not None
             ):
                 # the hot path: one tag, no transaction
-                _, queue, consumer = record
+                entry, queue, consumer = record
+                if queue._journal is not None:
+                    queue._journal.message_removed(entry)
                 queue._unacked -= 1
                 queue.stats.acked += 1
                 if consumer is not None:
@@ -1210,7 +1278,10 @@ class Channel:
             raise PreconditionFailed("channel is not transactional")
 
     @_amqp_method(90, 20)
-    def tx_commit(self) -> None:
+    def tx_commit(self, on_committed: Callable[[], Any] | None = None) -> None:
+        """tx.commit; returns once the transaction's persistent messages are stored
+        (spec 22.33). A driver passes ``on_committed`` instead of waiting: it runs on
+        this connection's next drain after the store's commit."""
         self._require_tx()
         publishes, self._tx_publishes = self._tx_publishes, []
         settles, self._tx_settles = self._tx_settles, []
@@ -1233,6 +1304,14 @@ class Channel:
             self._apply_settles(records, action)
         if rejected:
             raise PreconditionFailed("partial tx completion")  # spec 5.6
+        journal = self._broker._journal
+        if on_committed is not None:
+            if journal is not None and journal.dirty:
+                journal.after_commit(self, on_committed)
+            else:
+                self.connection._push((_call_after_commit, self, on_committed, None, None))
+        elif not self._wait_for_store():
+            raise PreconditionFailed("partial tx completion: the store could not write")
 
     @_amqp_method(90, 30)
     def tx_rollback(self) -> None:

@@ -75,32 +75,54 @@ def _serve(args: argparse.Namespace) -> int:
         level=logging.INFO if not args.quiet else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    broker = Broker(
-        default_user=None if args.no_guest else ("guest", "guest"),
-        max_message_size=args.max_message_size,
-        consumer_timeout=args.consumer_timeout,
-    )
-    for name, password in args.user:
-        broker.add_user(name, password, tags=("administrator",))
-    for vhost in args.vhost:
-        broker.add_vhost(vhost)
-
-    def ready(server: object) -> None:
-        port = getattr(server, "port", args.port)
-        print(
-            f"amqpmodel listening on amqp://{args.host}:{port} (in memory; Ctrl-C to stop)",
-            flush=True,
-        )
+    from .store import StoreError
 
     try:
-        run_server(broker, args.host, args.port, ready=ready)
-    except KeyboardInterrupt:
-        pass
-    except OSError as error:
-        print(
-            f"amqpmodel serve: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr
+        broker = Broker(
+            default_user=None if args.no_guest else ("guest", "guest"),
+            max_message_size=args.max_message_size,
+            consumer_timeout=args.consumer_timeout,
+            data_dir=args.data_dir,
+            sync=args.sync,
         )
+    except StoreError as error:
+        print(f"amqpmodel serve: {error}", file=sys.stderr)
         return 1
+    try:
+        for name, password in args.user:
+            broker.add_user(name, password, tags=("administrator",))
+        for vhost in args.vhost:
+            broker.add_vhost(vhost)
+        where = f"data in {broker.data_dir}" if broker.data_dir else "in memory"
+
+        def ready(server: object) -> None:
+            port = getattr(server, "port", args.port)
+            print(
+                f"amqpmodel listening on amqp://{args.host}:{port} ({where}; Ctrl-C to stop)",
+                flush=True,
+            )
+
+        try:
+            run_server(broker, args.host, args.port, ready=ready)
+        except KeyboardInterrupt:
+            pass
+        except OSError as error:
+            print(
+                f"amqpmodel serve: cannot listen on {args.host}:{args.port}: {error}",
+                file=sys.stderr,
+            )
+            return 1
+        if broker.data_dir is None:
+            discarded = broker.persistent_message_count()
+            if discarded:
+                print(
+                    f"amqpmodel: discarding {discarded} persistent message"
+                    f"{'s' if discarded != 1 else ''} in durable queues "
+                    "(in memory; keep them across restarts with --data-dir)",
+                    flush=True,
+                )
+    finally:
+        broker.close()
     return 0
 
 
@@ -109,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="amqpmodel", description="An in-process AMQP 0-9-1 broker that behaves like RabbitMQ."
     )
     commands = parser.add_subparsers(dest="command")
-    serve = commands.add_parser("serve", help="run an AMQP 0-9-1 server (in memory)")
+    serve = commands.add_parser("serve", help="run an AMQP 0-9-1 server")
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
     )
@@ -151,6 +173,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="MS",
         help="how long a delivery may stay unacknowledged before its channel is closed, "
         "in milliseconds as in rabbitmq.conf (default 1800000), or 'off'",
+    )
+    serve.add_argument(
+        "--data-dir",
+        metavar="PATH",
+        help="keep durable queues and exchanges, persistent messages, vhosts and users "
+        "across restarts in this directory (created if needed; default: in memory)",
+    )
+    serve.add_argument(
+        "--sync",
+        choices=("normal", "full"),
+        default="normal",
+        help="with --data-dir: 'normal' (default) survives a killed process, 'full' also a "
+        "power loss (an fsync per commit)",
     )
     serve.add_argument("--quiet", action="store_true", help="log warnings and errors only")
     commands.add_parser("hello", help="run the 'Hello World' tutorial in process")

@@ -57,20 +57,23 @@ PERSISTENT = 2  # delivery_mode of a persistent message (spec 22.4)
 class Batch:
     """One group of changes, written and committed together by a store."""
 
-    __slots__ = ("confirms", "deletes", "done", "error", "inserts", "number", "ops")
+    __slots__ = ("after", "confirms", "deletes", "done", "error", "inserts", "number", "ops")
 
     def __init__(self, number: int) -> None:
         self.number = number
         self.ops: list[tuple[Any, ...]] = []
         self.inserts: dict[int, tuple[int, QueueEntry]] = {}
         self.deletes: list[int] = []
-        # confirms released when this batch is committed: (channel, publish seq no)
-        self.confirms: list[tuple[Channel, int]] = []
+        # confirms released when this batch is committed: (channel, publish seq no, ack)
+        self.confirms: list[tuple[Channel, int, bool]] = []
+        # (channel, callback) run on its connection once this batch is committed: the
+        # replies that wait for it (tx.commit-ok over the wire)
+        self.after: list[tuple[Channel, Callable[[], Any]]] = []
         self.done = False
         self.error: BaseException | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.ops or self.inserts or self.deletes or self.confirms)
+        return bool(self.ops or self.inserts or self.deletes or self.confirms or self.after)
 
     def __repr__(self) -> str:
         return (
@@ -121,8 +124,10 @@ class Journal:
         """``batch`` is written and committed: release its confirms and waiters."""
         with self._broker._lock:
             batch.done = True
-            for channel, seq in batch.confirms:
-                channel._release_confirm(seq, True)
+            for channel, seq, ack in batch.confirms:
+                channel._release_confirm(seq, ack)
+            for channel, callback in batch.after:
+                channel._after_commit(callback, None)
             self._broker._condition.notify_all()
 
     def failed(self, batch: Batch, error: BaseException) -> None:
@@ -132,9 +137,12 @@ class Journal:
         with self._broker._lock:
             batch.done = True
             batch.error = error
-            for channel, seq in batch.confirms:
+            for channel, seq, _ in batch.confirms:
                 channel._release_confirm(seq, False)
+            for channel, callback in batch.after:
+                channel._after_commit(callback, error)
             batch.confirms = []
+            batch.after = []
             current = self._open
             current.ops[:0] = batch.ops
             inserts = batch.inserts
@@ -144,6 +152,11 @@ class Journal:
             if current and self._wakeup is not None:
                 self._wakeup()
             self._broker._condition.notify_all()
+
+    def flush(self) -> BaseException | None:
+        """Block until everything recorded so far is committed (or failed: returned)."""
+        with self._broker._lock:
+            return self.wait(self._open)
 
     def queue_id(self, queue: Queue) -> int:
         """The id under which a durable queue's rows are stored."""
@@ -244,16 +257,28 @@ class Journal:
                 return
             batch.deletes.append(entry.seq)
 
-    def hold_confirm(self, channel: Channel, seq: int) -> Batch:
+    def hold_confirm(self, channel: Channel, seq: int, ack: bool) -> None:
         """Release the confirm of publish ``seq`` on ``channel`` when the open batch is
-        committed (or nack it if that fails); returns that batch."""
+        committed (or nack it if that fails)."""
         batch = self._open
-        if not batch and self._wakeup is not None:
-            batch.confirms.append((channel, seq))
+        batch.confirms.append((channel, seq, ack))
+        if len(batch.confirms) == 1 and self._wakeup is not None:
             self._wakeup()
-        else:
-            batch.confirms.append((channel, seq))
-        return batch
+
+    def after_commit(self, channel: Channel, callback: Callable[[], Any]) -> None:
+        """Run ``callback()`` on ``channel``'s connection once the open batch is committed
+        (the channel is closed instead if that fails)."""
+        batch = self._open
+        batch.after.append((channel, callback))
+        if self._wakeup is not None:
+            self._wakeup()
+
+    def sync_entities(self) -> None:
+        """Wait (under the broker lock) until recorded entity changes are committed: a
+        declare, delete or bind of a durable entity is answered once it is stored, as
+        RabbitMQ's metadata store does. Messages never wait here."""
+        if self._open.ops and self._wakeup is not None:
+            self.wait(self._open)
 
     def open_batch(self) -> Batch:
         """The batch that changes recorded now will be committed in (to wait for it)."""

@@ -89,6 +89,13 @@ class Store:
     def batches_committed(self) -> int:
         return self._writer.batches
 
+    def flush(self) -> None:
+        """Block until everything the broker recorded so far is committed; raise
+        ``StoreError`` if writing it failed."""
+        error = self._journal.flush()
+        if error is not None:
+            raise StoreError(f"cannot write the store {self.file}: {error}")
+
     def close(self) -> None:
         """A clean stop (spec 22.17): record which messages were delivered, write
         everything, mark the file as cleanly closed, release the directory."""

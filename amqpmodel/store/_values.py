@@ -105,7 +105,9 @@ def dump_properties(properties: BasicProperties) -> tuple[bytes, bytes | None]:
     values = _values_of(properties)
     if values[_HEADERS] is not None or type(values[_TIMESTAMP]) not in _PLAIN:
         values = tuple(_encode(value) for value in values)
-    encoded = getattr(properties, "encoded", None) if type(properties) is EncodedProperties else None
+    encoded = (
+        getattr(properties, "encoded", None) if type(properties) is EncodedProperties else None
+    )
     return marshal.dumps(values, _MARSHAL_VERSION), encoded
 
 

@@ -127,8 +127,7 @@ class Writer:
                     pass
             self._failures += 1
             log.error(
-                "store write failed (%s): %d persistent publishes nacked, %d changes kept to "
-                "retry",
+                "store write failed (%s): %d persistent publishes nacked, %d changes kept to retry",
                 error,
                 len(batch.confirms),
                 len(batch.ops) + len(batch.inserts) + len(batch.deletes),
