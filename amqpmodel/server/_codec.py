@@ -53,7 +53,9 @@ __all__ = [
     "encode_method",
     "encode_table",
     "heartbeat_frame",
+    "make_method",
     "method_frame",
+    "method_ids",
 ]
 
 PROTOCOL_HEADER = b"AMQP\x00\x00\x09\x01"
@@ -310,6 +312,19 @@ def encode_method(method: Method) -> bytes:
 
 
 _ZERO = {"shortstr": "", "longstr": ""}
+
+
+def make_method(method_class: type[Method], **values: Any) -> Method:
+    """A pamqp method object without pamqp's client-side argument checks."""
+    method = method_class.__new__(method_class)
+    for name in method_class.__slots__:
+        setattr(method, name, values.get(name))
+    return method
+
+
+def method_ids(method: Method) -> tuple[int, int]:
+    """A method's class and method ids (a close's ``class_id``, ``method_id``)."""
+    return method.index >> 16, method.index & 0xFFFF
 
 
 def method_frame(channel: int, method: Method) -> bytes:

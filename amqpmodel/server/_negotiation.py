@@ -1,0 +1,207 @@
+"""Channel 0: the handshake (start, login, tune, open) and the connection class after it.
+
+Connection negotiation (spec 10.2, 10.3) with PLAIN and AMQPLAIN logins, then
+connection.close, update-secret, blocked/unblocked from the client.
+The functions are methods of ``ServerConnection``, bound in its class body.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from typing import TYPE_CHECKING, Any
+
+from pamqp import commands, decode
+
+from amqpmodel import ChannelError, CommandInvalid, NotAllowed, __version__
+
+from ._codec import Method, make_method, method_ids
+
+if TYPE_CHECKING:
+    from ._protocol import ServerConnection
+
+__all__ = [
+    "FRAME_MIN",
+    "ServerSettings",
+    "connection_method",
+    "on_open",
+    "on_start_ok",
+    "on_tune_ok",
+    "send_start",
+]
+
+log = logging.getLogger("amqpmodel.server")
+
+FRAME_MIN = 8192  # spec 10.3
+
+
+class ServerSettings:
+    """What connection.tune offers (spec 10.3) and who may log in."""
+
+    def __init__(
+        self,
+        channel_max: int = 2047,
+        frame_max: int = 131072,
+        heartbeat: int = 60,
+        loopback_users: tuple[str, ...] = ("guest",),
+    ) -> None:
+        self.channel_max = channel_max
+        self.frame_max = frame_max
+        self.heartbeat = heartbeat
+        self.loopback_users = loopback_users
+
+
+_CAPABILITIES = {
+    "publisher_confirms": True,
+    "exchange_exchange_bindings": True,
+    "basic.nack": True,
+    "consumer_cancel_notify": True,
+    "connection.blocked": True,
+    "consumer_priorities": True,
+    "authentication_failure_close": True,
+    "per_consumer_qos": True,
+    "direct_reply_to": True,
+}
+
+
+def send_start(self: ServerConnection) -> None:
+    self._send_method(
+        0,
+        make_method(
+            commands.Connection.Start,
+            version_major=0,
+            version_minor=9,
+            server_properties={
+                "product": "amqpmodel",
+                "version": __version__,
+                "platform": "Python",
+                "copyright": "amqpmodel contributors",
+                "information": "An in-process broker that behaves like RabbitMQ",
+                "cluster_name": "amqpmodel",
+                "capabilities": _CAPABILITIES,
+            },
+            mechanisms="PLAIN AMQPLAIN",
+            locales="en_US",
+        ),
+    )
+    self._state = "start_ok"
+
+
+def connection_method(self: ServerConnection, method: Method) -> None:
+    state = self._state
+    if state == "start_ok" and isinstance(method, commands.Connection.StartOk):
+        self._start_ok(method)
+    elif state == "tune_ok" and isinstance(method, commands.Connection.TuneOk):
+        self._tune_ok(method)
+    elif state == "open" and isinstance(method, commands.Connection.Open):
+        self._open(method)
+    elif state == "opened" and isinstance(method, commands.Connection.Close):
+        self._send_before_close(None)
+        self._close_core(200, "closed by client")
+        self._send_method(0, commands.Connection.CloseOk())
+        self._state = "closed"
+        self.linger = True
+    elif state == "opened" and isinstance(method, commands.Connection.UpdateSecret):
+        self._send_method(0, commands.Connection.UpdateSecretOk())
+    elif state == "opened" and isinstance(
+        method, (commands.Connection.Blocked, commands.Connection.Unblocked)
+    ):
+        pass
+    elif state == "opened" and isinstance(method, commands.Connection.CloseOk):
+        self._state = "closed"
+    elif state == "opened":
+        raise ChannelError(
+            f"unexpected method {method.name} on channel 0", *method_ids(method)
+        )  # spec 9.4: channel.open on 0, a second connection.open...
+    else:
+        raise CommandInvalid(
+            f"unexpected method {method.name} in connection state '{state}'", *method_ids(method)
+        )
+
+
+def on_start_ok(self: ServerConnection, method: Any) -> None:
+    client_properties = (
+        method.client_properties if isinstance(method.client_properties, dict) else {}
+    )
+    self.client_properties = client_properties
+    mechanism = method.mechanism
+    response = method.response
+    if isinstance(response, str):
+        response = response.encode("utf-8", "surrogateescape")
+    user: str | None = None
+    password: str | None = None
+    if mechanism == "PLAIN":
+        parts = response.split(b"\x00")
+        if len(parts) == 3:
+            user, password = (
+                parts[1].decode("utf-8", "replace"),
+                parts[2].decode("utf-8", "replace"),
+            )
+    elif mechanism == "AMQPLAIN":
+        try:
+            _, table = decode.field_table(struct.pack(">I", len(response)) + response)
+        except Exception:
+            table = {}
+        login, secret = table.get("LOGIN"), table.get("PASSWORD")
+        if isinstance(login, (str, bytes)) and isinstance(secret, (str, bytes)):
+            user = login if isinstance(login, str) else login.decode("utf-8", "replace")
+            password = secret if isinstance(secret, str) else secret.decode("utf-8", "replace")
+    else:
+        raise CommandInvalid(f"unknown authentication mechanism '{mechanism}'", 10, 11)
+    refused = user is None or password is None or not self.broker.authenticate(user, password)
+    if not refused and not self.loopback and user in self.settings.loopback_users:
+        log.warning("user '%s' can only connect via localhost (%s refused)", user, self.peer)
+        refused = True
+    if refused:
+        log.warning("login refused for user %r from %s (mechanism %s)", user, self.peer, mechanism)
+        capabilities = client_properties.get("capabilities")
+        if isinstance(capabilities, dict) and capabilities.get("authentication_failure_close"):
+            self._send_connection_close(
+                403,
+                f"ACCESS_REFUSED - Login was refused using authentication mechanism "
+                f"{mechanism}. For details see the broker logfile.",
+                10,
+                11,
+            )
+        self._state = "closed"
+        return
+    assert user is not None
+    self.user = user
+    settings = self.settings
+    self._send_method(
+        0,
+        make_method(
+            commands.Connection.Tune,
+            channel_max=settings.channel_max,
+            frame_max=settings.frame_max,
+            heartbeat=settings.heartbeat,
+        ),
+    )
+    self._state = "tune_ok"
+
+
+def on_tune_ok(self: ServerConnection, method: Any) -> None:
+    settings = self.settings
+    frame_max = method.frame_max or settings.frame_max
+    if frame_max > settings.frame_max:
+        raise NotAllowed(f"frame_max={frame_max} > {settings.frame_max} max size", 10, 31)
+    if frame_max < FRAME_MIN:
+        raise NotAllowed(f"frame_max={frame_max} < {FRAME_MIN} min size", 10, 31)
+    channel_max = method.channel_max or settings.channel_max
+    if channel_max > settings.channel_max:
+        raise NotAllowed(f"channel_max={channel_max} > {settings.channel_max} max size", 10, 31)
+    self.frame_max = frame_max
+    self.channel_max = channel_max
+    self.heartbeat = method.heartbeat
+    self._state = "open"
+
+
+def on_open(self: ServerConnection, method: Any) -> None:
+    vhost = method.virtual_host
+    if vhost not in self.broker.vhosts:
+        raise NotAllowed(f"vhost {vhost} not found", 10, 40)
+    self.core = self.broker.connect(vhost, self.user, self.client_properties)
+    self.core.set_wakeup(self._wakeup)
+    self._send_method(0, make_method(commands.Connection.OpenOk, known_hosts=""))
+    self._state = "opened"
+    log.info("connection %s opened: user '%s', vhost '%s'", self.peer, self.user, vhost)
