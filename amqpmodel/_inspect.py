@@ -36,12 +36,13 @@ def _queue_row(queue: Queue) -> list[Any]:
         flags,
         queue.messages_ready,
         queue.messages_unacknowledged,
+        queue.messages_persistent if queue.durable else "",
         queue.consumer_count,
         ", ".join(f"{k}={v}" for k, v in queue.arguments.items()),
     ]
 
 
-_QUEUE_HEADER = ["name", "features", "ready", "unacked", "consumers", "arguments"]
+_QUEUE_HEADER = ["name", "features", "ready", "unacked", "persistent", "consumers", "arguments"]
 
 
 def queue_html(queue: Queue) -> str:

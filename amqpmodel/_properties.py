@@ -175,6 +175,9 @@ def to_properties(properties: Any) -> BasicProperties:
         return EMPTY_PROPERTIES
     if type(properties) is EncodedProperties:
         return properties  # decoded from the wire: already AMQP values
+    last = _last_checked[0]
+    if last is not None and last is properties:
+        return last  # the same immutable object as last time (a publish loop)
     if isinstance(properties, (dict, str, bytes, int, float, list, tuple)):
         raise FrameSyntaxError(
             f"properties must be a BasicProperties (ours or pika's), got {type(properties).__name__}"
@@ -206,7 +209,21 @@ def to_properties(properties: Any) -> BasicProperties:
         values[name] = value
     if not values:
         return EMPTY_PROPERTIES
+    if (
+        type(properties) is BasicProperties
+        and "headers" not in values
+        and all(type(v) in _IMMUTABLE_VALUES for v in values.values())
+    ):
+        # ours, valid, and without a mutable headers dict: immutable, so it can be the
+        # message's own (and the next publish with it skips the checks)
+        _last_checked[0] = properties
+        return properties
     return BasicProperties(**values)
+
+
+_IMMUTABLE_VALUES = (str, int, datetime.datetime)
+# the last BasicProperties without headers that to_properties found valid
+_last_checked: list[BasicProperties | None] = [None]
 
 
 _INT_MIN = -(2**63)

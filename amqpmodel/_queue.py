@@ -239,9 +239,11 @@ class Queue:
         return [entry.message for entry in self._ready]
 
     def __repr__(self) -> str:
+        # persistent messages matter only where a restart can keep them (spec 22.4)
+        persistent = f" persistent={self.messages_persistent}" if self.durable else ""
         return (
             f"<Queue {self.name!r} ready={self.messages_ready} "
-            f"unacked={self._unacked} consumers={len(self._consumers)}>"
+            f"unacked={self._unacked}{persistent} consumers={len(self._consumers)}>"
         )
 
     def _repr_html_(self) -> str:

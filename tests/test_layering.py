@@ -44,6 +44,9 @@ def core_private_names(package: Path = PACKAGE) -> frozenset[str]:
                     names.add(node.name)
                 elif isinstance(node, (ast.Assign, ast.AnnAssign)):
                     targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    # class attributes, and methods bound from module functions
+                    # (``_deliver = _channel_consume.deliver``)
+                    names.update(t.id for t in targets if isinstance(t, ast.Name))
                     if node.value is not None and any(
                         isinstance(t, ast.Name) and t.id == "__slots__" for t in targets
                     ):
@@ -52,14 +55,14 @@ def core_private_names(package: Path = PACKAGE) -> frozenset[str]:
                             for e in ast.walk(node.value)
                             if isinstance(e, ast.Constant) and isinstance(e.value, str)
                         )
-            for node in ast.walk(cls):
-                if (
-                    isinstance(node, ast.Attribute)
-                    and isinstance(node.ctx, ast.Store)
-                    and isinstance(node.value, ast.Name)
-                    and node.value.id == "self"
-                ):
-                    names.add(node.attr)
+        for node in ast.walk(tree):  # ``self._x = ...`` in methods and bound functions alike
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.ctx, ast.Store)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "self"
+            ):
+                names.add(node.attr)
     return frozenset(n for n in names if n.startswith("_") and not _is_dunder(n))
 
 

@@ -167,9 +167,10 @@ def _tx_select(c: ServerConnection, s: ServerChannel, m: Any) -> None:
 
 
 def _tx_commit(c: ServerConnection, s: ServerChannel, m: Any) -> None:
-    s.core.tx_commit()
-    c.drain_pending_only()  # spec 8.8: returns come before commit-ok
-    c._send_method(s.number, commands.Tx.CommitOk())
+    # commit-ok goes out from a callback the core runs after the store has committed
+    # the transaction's persistent messages (spec 22.33), behind the returns the
+    # commit caused (spec 8.8); the event loop never waits for the store
+    s.core.tx_commit(on_committed=lambda: c._send_method(s.number, commands.Tx.CommitOk()))
 
 
 def _tx_rollback(c: ServerConnection, s: ServerChannel, m: Any) -> None:

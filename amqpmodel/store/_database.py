@@ -113,6 +113,7 @@ def open_database(path: Path, *, sync: str) -> tuple[sqlite3.Connection, bool]:
         db.execute(f"PRAGMA synchronous = {sync.upper()}")
         db.execute("PRAGMA journal_size_limit = 67108864")  # WAL truncated after checkpoints
         db.execute("PRAGMA cache_size = -65536")
+        db.execute("PRAGMA wal_autocheckpoint = 10000")  # 40 MB: churn is checkpointed once
         if fresh:
             db.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
         elif version > SCHEMA_VERSION:

@@ -100,8 +100,14 @@ def _decode(value: Any) -> Any:
     return value
 
 
+_last_dumped: list[Any] = [None, None]  # (properties, its dump): a publish loop reuses one object
+
+
 def dump_properties(properties: BasicProperties) -> tuple[bytes, bytes | None]:
     """(the values, the wire bytes when the message came over the wire)."""
+    if properties is _last_dumped[0]:
+        dumped: tuple[bytes, bytes | None] = _last_dumped[1]
+        return dumped
     values = _values_of(properties)
     if values[_HEADERS] is not None or type(values[_TIMESTAMP]) not in _PLAIN:
         values = tuple(_encode(value) for value in values)

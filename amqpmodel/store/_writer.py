@@ -19,11 +19,41 @@ log = logging.getLogger("amqpmodel.store")
 
 _INSERT = (
     "INSERT OR REPLACE INTO messages (seq, queue_id, exchange, routing_key, properties, "
-    "encoded, body, annotations, deadline) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "encoded, body, annotations, deadline) VALUES "
 )
-_DELETE = "DELETE FROM messages WHERE seq = ?"
+_ROW = "(?,?,?,?,?,?,?,?,?)"
+_COLUMNS = 9
+_DELETE = "DELETE FROM messages WHERE seq IN "
 _RECLAIM_EVERY = 1.0  # seconds between checks for free pages to give back to the file system
 _RECLAIM_PAGES = 1024  # give space back once this many pages (4 MiB) are free
+
+
+def _variable_limit(db: sqlite3.Connection) -> int:
+    getlimit = getattr(db, "getlimit", None)
+    if getlimit is None:  # Python 3.10: assume SQLite's smallest default
+        return 999
+    return min(int(getlimit(getattr(sqlite3, "SQLITE_LIMIT_VARIABLE_NUMBER", 9))), 32766)
+
+
+def _chunked(
+    db: sqlite3.Connection,
+    head: str,
+    row: str,
+    tail: str,
+    width: int,
+    values: list[Any],
+    limit: int,
+) -> None:
+    """Many rows per statement, not one: each statement releases and takes back the GIL
+    once, so a busy publisher thread delays the writer per statement, not per row (with
+    ``executemany``, a GIL hand-over per row made writes several times slower under load)."""
+    per = max(1, limit // width)
+    step = per * width
+    full = head + ",".join([row] * per) + tail
+    for start in range(0, len(values), step):
+        part = values[start : start + step]
+        sql = full if len(part) == step else head + ",".join([row] * (len(part) // width)) + tail
+        db.execute(sql, part)
 
 
 def _binding_row(op: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -43,6 +73,7 @@ class Writer:
     def __init__(self, db: sqlite3.Connection, journal: Journal) -> None:
         self._db = db
         self._journal = journal
+        self._limit = _variable_limit(db)
         self._event = threading.Event()
         self._stopping = False
         self._abandon = False
@@ -88,17 +119,18 @@ class Writer:
         try:
             db.execute("BEGIN")
             cascade: list[tuple[int]] = []
-            redelivered: list[tuple[int]] = []
+            redelivered: list[int] = []
             for op in batch.ops:
                 if op[0] == "redelivered":
-                    redelivered.extend((seq,) for seq in op[1])
+                    redelivered.extend(op[1])
                 else:
                     self._apply(op, cascade)
             if batch.inserts:
-                rows = []
+                values: list[Any] = []
+                add = values.extend
                 for seq, (queue_id, entry) in batch.inserts.items():
                     properties, encoded = dump_properties(entry.properties)
-                    rows.append(
+                    add(
                         (
                             seq,
                             queue_id,
@@ -111,13 +143,21 @@ class Writer:
                             entry.deadline,
                         )
                     )
-                db.executemany(_INSERT, rows)
+                _chunked(db, _INSERT, _ROW, "", _COLUMNS, values, self._limit)
             if batch.deletes:
-                db.executemany(_DELETE, [(seq,) for seq in batch.deletes])
+                _chunked(db, _DELETE + "(", "?", ")", 1, batch.deletes, self._limit)
             if cascade:  # after the inserts: a queue deleted in this batch takes them too
                 db.executemany("DELETE FROM messages WHERE queue_id = ?", cascade)
             if redelivered:
-                db.executemany("UPDATE messages SET redelivered = 1 WHERE seq = ?", redelivered)
+                _chunked(
+                    db,
+                    "UPDATE messages SET redelivered = 1 WHERE seq IN (",
+                    "?",
+                    ")",
+                    1,
+                    redelivered,
+                    self._limit,
+                )
             db.execute("COMMIT")
         except (sqlite3.Error, TypeError, ValueError) as error:
             if db.in_transaction:

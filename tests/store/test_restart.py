@@ -437,3 +437,21 @@ def test_broker_is_a_context_manager_that_stores_on_exit(data_dir: Any) -> None:
     with Broker(data_dir=data_dir) as broker:
         assert broker.queues["q"].messages_ready == 1
         assert broker.queues["q"].messages_persistent == 1
+
+
+def test_views_show_how_many_messages_a_restart_keeps(restart: Restart) -> None:
+    broker = restart()
+    ch = _channel(broker)
+    ch.queue_declare("jobs", durable=True)
+    ch.queue_declare("temp")
+    ch.basic_publish("", "jobs", b"p", PERSISTENT)
+    ch.basic_publish("", "jobs", b"t")
+    ch.basic_get("jobs")  # an unacked persistent message counts too
+    ch.basic_publish("", "jobs", b"p2", PERSISTENT)
+    jobs = broker.queues["jobs"]
+    assert jobs.messages_persistent == 2
+    assert "persistent=2" in repr(jobs)
+    assert "persistent" not in repr(broker.queues["temp"])
+    html = jobs._repr_html_()
+    assert "<th>persistent</th>" in html and "<td>2</td>" in html
+    assert broker.persistent_message_count() == 2
