@@ -250,6 +250,7 @@ class Writer:
         try:
             free = self._db.execute("PRAGMA freelist_count").fetchone()[0]
             if free >= _RECLAIM_PAGES:
-                self._db.execute("PRAGMA incremental_vacuum").fetchall()
+                # executescript steps it to the end: execute() would free one page
+                self._db.executescript("PRAGMA incremental_vacuum;")
         except sqlite3.Error as error:
             log.warning("store: could not reclaim free space: %s", error)
