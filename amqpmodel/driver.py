@@ -38,6 +38,7 @@ from ._broker import Broker
 from ._exchange import Exchange, exchange_type_factory
 from ._field_values import TAGGED_INTS, Float32, TaggedInt
 from ._journal import PERSISTENT, Batch, Journal
+from ._properties import _PROPERTY_NAMES as PROPERTY_NAMES
 from ._properties import (
     EMPTY_PROPERTIES,
     Annotations,
@@ -52,6 +53,7 @@ from ._validation import is_utf8
 __all__ = [
     "EMPTY_PROPERTIES",
     "PERSISTENT",
+    "PROPERTY_NAMES",
     "TAGGED_INTS",
     "Annotations",
     "Batch",

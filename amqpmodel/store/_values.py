@@ -17,6 +17,7 @@ from typing import Any
 
 from amqpmodel.driver import (
     EMPTY_PROPERTIES,
+    PROPERTY_NAMES,
     TAGGED_INTS,
     Annotations,
     BasicProperties,
@@ -38,22 +39,7 @@ __all__ = [
 
 _MARSHAL_VERSION = 4
 _PLAIN = (str, bytes, bool, int, float, type(None))
-_NAMES = (
-    "content_type",
-    "content_encoding",
-    "headers",
-    "delivery_mode",
-    "priority",
-    "correlation_id",
-    "reply_to",
-    "expiration",
-    "message_id",
-    "timestamp",
-    "type",
-    "user_id",
-    "app_id",
-    "cluster_id",
-)
+_NAMES = PROPERTY_NAMES  # in BasicProperties order, as stored
 _values_of = attrgetter(*_NAMES)
 _HEADERS = _NAMES.index("headers")
 _TIMESTAMP = _NAMES.index("timestamp")
