@@ -45,6 +45,7 @@ class _Model:
         self.unacked: dict[int, int] = {}  # delivery tag -> id
         self.must: set[int] = set()
         self.removed: set[int] = set()
+        self.deadlines: dict[int, float] = {}  # per-message expiration (spec 3.1)
 
     def new_id(self, persistent: bool) -> int:
         self.next_id += 1
@@ -55,13 +56,27 @@ class _Model:
         self.must.discard(message_id)
         self.removed.add(message_id)
 
-    def after_restart(self, recovered: list[tuple[int, bool]], crashed: bool) -> None:
+    def expire(self, now: float) -> None:
+        """Expired messages leave from the head only (spec 3.3), whenever the queue is touched."""
+        while self.ready and self.deadlines.get(self.ready[0], float("inf")) <= now:
+            self.remove(self.ready.pop(0))
+
+    def after_restart(
+        self, recovered: list[tuple[int, bool]], crashed: bool, now: float = 0.0
+    ) -> None:
         """Check what came back (spec 22.12-22.18) and take it as the new state."""
+        if not crashed:  # a clean stop closed the channels: unacked ones were requeued (7.13)
+            self.redelivered |= set(self.unacked.values())
+            self.ready = sorted({*self.ready, *self.unacked.values()})
+            self.unacked = {}
+            self.expire(now)
         ids = [message_id for message_id, _ in recovered]
         assert len(ids) == len(set(ids)), f"a message came back twice: {ids}"
         assert ids == sorted(ids), f"recovered out of order: {ids}"  # spec 22.12
         assert all(self.persistent[i] for i in ids), "a transient message came back (22.5)"
-        missing = self.must - set(ids)
+        # a message past its expiry may go at recovery, once at the head (spec 22.21)
+        expired = {i for i, deadline in self.deadlines.items() if deadline <= now}
+        missing = self.must - set(ids) - expired
         assert not missing, f"confirmed persistent messages lost: {sorted(missing)}"
         held = set(self.ready) | set(self.unacked.values())
         if crashed:
@@ -69,6 +84,8 @@ class _Model:
             assert set(ids) <= held | self.removed, "a message came back that was never there"
         else:
             expected = sorted(i for i in held if self.persistent[i])
+            while expected and expected[0] in expired:
+                self.remove(expected.pop(0))
             assert ids == expected, f"clean restart: {ids} != {expected} (22.14, 22.16)"
             flagged = {i for i, r in recovered if r}
             assert flagged == (self.redelivered | set(self.unacked.values())) & set(ids), (
@@ -110,12 +127,22 @@ class InProcessDurability(RuleBasedStateMachine):
         self.broker.close()
         self.tmp.cleanup()
 
-    @rule(persistent=st.booleans(), confirm=st.booleans(), count=st.integers(1, 5))
-    def publish(self, persistent: bool, confirm: bool, count: int) -> None:
-        properties = BasicProperties(delivery_mode=2 if persistent else 1)
+    @rule(
+        persistent=st.booleans(),
+        confirm=st.booleans(),
+        count=st.integers(1, 5),
+        expiration=st.one_of(st.none(), st.integers(0, 100)),  # ms, as spec 22.40
+    )
+    def publish(self, persistent: bool, confirm: bool, count: int, expiration: int | None) -> None:
+        properties = BasicProperties(
+            delivery_mode=2 if persistent else 1,
+            expiration=None if expiration is None else str(expiration),
+        )
         channel = self.confirming if confirm else self.ch
         for _ in range(count):
             message_id = self.model.new_id(persistent)
+            if expiration is not None:
+                self.model.deadlines[message_id] = self.clock.now() + expiration / 1000
             try:
                 channel.basic_publish("", QUEUE, _body(message_id), properties)
             except NackError:  # pragma: no cover - the store does not fail here
@@ -123,6 +150,12 @@ class InProcessDurability(RuleBasedStateMachine):
             self.model.ready.append(message_id)
             if persistent and confirm:
                 self.model.must.add(message_id)  # spec 22.43: confirmed once publish returns
+            self.model.expire(self.clock.now())
+
+    @rule(milliseconds=st.integers(0, 150))
+    def advance(self, milliseconds: int) -> None:
+        self.clock.advance(milliseconds / 1000)
+        self.model.expire(self.clock.now())
 
     @rule(ack=st.sampled_from(["keep", "auto"]))
     def get(self, ack: str) -> None:
@@ -134,6 +167,7 @@ class InProcessDurability(RuleBasedStateMachine):
         message_id = _id(body)
         assert message_id == model.ready.pop(0), "basic.get takes the head"
         assert method.redelivered == (message_id in model.redelivered)
+        model.expire(self.clock.now())
         if ack == "auto":
             model.remove(message_id)
         else:
@@ -157,6 +191,7 @@ class InProcessDurability(RuleBasedStateMachine):
             model.ready.append(message_id)
             model.ready.sort()  # spec 2.12: back at its original position
             model.redelivered.add(message_id)
+            model.expire(self.clock.now())  # spec 5.5
 
     @rule()
     def purge(self) -> None:
@@ -177,13 +212,13 @@ class InProcessDurability(RuleBasedStateMachine):
     def restart_clean(self) -> None:
         self.broker.close()
         self._open()
-        self.model.after_restart(self._recovered(), crashed=False)
+        self.model.after_restart(self._recovered(), crashed=False, now=self.clock.now())
 
     @rule()
     def restart_dirty(self) -> None:
         crash(self.broker)
         self._open()
-        self.model.after_restart(self._recovered(), crashed=True)
+        self.model.after_restart(self._recovered(), crashed=True, now=self.clock.now())
 
     @invariant()
     def accounted(self) -> None:
