@@ -173,6 +173,30 @@ class InProcessDurability(RuleBasedStateMachine):
         else:
             model.unacked[method.delivery_tag] = message_id
 
+    @rule(prefetch=st.integers(1, 5))
+    def consume(self, prefetch: int) -> None:
+        """A push consumer with manual acks takes up to ``prefetch`` from the head, then
+        is cancelled; what it received stays unacked (spec 7.7)."""
+        received: list[tuple[int, int, bool]] = []
+        self.ch.basic_qos(prefetch_count=prefetch)
+        tag = self.ch.basic_consume(
+            QUEUE,
+            lambda ch, method, properties, body: received.append(
+                (method.delivery_tag, _id(body), method.redelivered)
+            ),
+        )
+        self.broker.run_until_idle()
+        self.ch.basic_cancel(tag)
+        model = self.model
+        now = self.clock.now()
+        for delivery_tag, message_id, redelivered in received:
+            model.expire(now)  # expired heads are dropped, not delivered (spec 3.3)
+            assert message_id == model.ready.pop(0), "a consumer takes from the head"
+            assert redelivered == (message_id in model.redelivered)
+            model.unacked[delivery_tag] = message_id
+        model.expire(now)
+        assert len(received) == prefetch or not model.ready, "prefetch room left unused"
+
     @precondition(lambda self: self.model.unacked)
     @rule(how=st.sampled_from(["ack", "requeue", "discard"]), pick=st.integers(0, 100))
     def settle(self, how: str, pick: int) -> None:
