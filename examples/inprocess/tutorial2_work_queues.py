@@ -7,6 +7,11 @@ manual acks. Each dot in a task stands for a little simulated work. Threads
 finish in any order, so their lines are collected and printed in task order
 at the end, followed by a summary.
 Run it with ``python examples/inprocess/tutorial2_work_queues.py``.
+
+The tutorial's promise, that persistent tasks in the durable queue survive a
+broker restart, holds when the broker has a data directory:
+``Broker(data_dir="data")`` here, ``amqpmodel serve --data-dir data`` over
+the wire (see "Durability" in the README).
 """
 
 from __future__ import annotations
