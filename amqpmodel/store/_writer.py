@@ -159,7 +159,9 @@ class Writer:
                     self._limit,
                 )
             db.execute("COMMIT")
-        except (sqlite3.Error, TypeError, ValueError) as error:
+        except Exception as error:  # the thread must live on: waiters depend on it
+            if not isinstance(error, sqlite3.Error):
+                log.exception("store: unexpected error writing a batch")
             if db.in_transaction:
                 try:
                     db.execute("ROLLBACK")
