@@ -14,6 +14,7 @@ import os
 import signal
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pika
 from _serve import ServeProcess  # tests/store is on sys.path
@@ -55,6 +56,23 @@ class _Model:
     def remove(self, message_id: int) -> None:
         self.must.discard(message_id)
         self.removed.add(message_id)
+
+    def settle(self, channel: Any, how: str, pick: int, now: float = 0.0) -> None:
+        """Ack, requeue or discard one of the unacked deliveries, on the broker and here."""
+        tag = sorted(self.unacked)[pick % len(self.unacked)]
+        message_id = self.unacked.pop(tag)
+        if how == "ack":
+            channel.basic_ack(tag)
+            self.remove(message_id)
+        elif how == "discard":
+            channel.basic_reject(tag, requeue=False)
+            self.remove(message_id)
+        else:
+            channel.basic_reject(tag, requeue=True)
+            self.ready.append(message_id)
+            self.ready.sort()  # spec 2.12: back at its original position
+            self.redelivered.add(message_id)
+            self.expire(now)  # spec 5.5
 
     def expire(self, now: float) -> None:
         """Expired messages leave from the head only (spec 3.3), whenever the queue is touched."""
@@ -200,22 +218,7 @@ class InProcessDurability(RuleBasedStateMachine):
     @precondition(lambda self: self.model.unacked)
     @rule(how=st.sampled_from(["ack", "requeue", "discard"]), pick=st.integers(0, 100))
     def settle(self, how: str, pick: int) -> None:
-        model = self.model
-        tags = sorted(model.unacked)
-        tag = tags[pick % len(tags)]
-        message_id = model.unacked.pop(tag)
-        if how == "ack":
-            self.ch.basic_ack(tag)
-            model.remove(message_id)
-        elif how == "discard":
-            self.ch.basic_reject(tag, requeue=False)
-            model.remove(message_id)
-        else:
-            self.ch.basic_reject(tag, requeue=True)
-            model.ready.append(message_id)
-            model.ready.sort()  # spec 2.12: back at its original position
-            model.redelivered.add(message_id)
-            model.expire(self.clock.now())  # spec 5.5
+        self.model.settle(self.ch, how, pick, self.clock.now())
 
     @rule()
     def purge(self) -> None:
@@ -311,21 +314,7 @@ class WireDurability(RuleBasedStateMachine):
     @precondition(lambda self: self.model.unacked)
     @rule(how=st.sampled_from(["ack", "requeue", "discard"]), pick=st.integers(0, 100))
     def settle(self, how: str, pick: int) -> None:
-        model = self.model
-        tags = sorted(model.unacked)
-        tag = tags[pick % len(tags)]
-        message_id = model.unacked.pop(tag)
-        if how == "requeue":
-            self.ch.basic_reject(tag, requeue=True)
-            model.ready.append(message_id)
-            model.ready.sort()
-            model.redelivered.add(message_id)
-        else:
-            if how == "ack":
-                self.ch.basic_ack(tag)
-            else:
-                self.ch.basic_reject(tag, requeue=False)
-            model.remove(message_id)
+        self.model.settle(self.ch, how, pick, 0.0)
 
     @rule()
     def purge(self) -> None:
