@@ -455,3 +455,23 @@ def test_views_show_how_many_messages_a_restart_keeps(restart: Restart) -> None:
     html = jobs._repr_html_()
     assert "<th>persistent</th>" in html and "<td>2</td>" in html
     assert broker.persistent_message_count() == 2
+
+
+def test_a_confirm_covers_every_queue_a_message_reached(restart: Restart) -> None:
+    # spec 22.31: confirmed when all its queues have it; unroutable: confirmed at once
+    broker = restart()
+    ch = _channel(broker)
+    ch.exchange_declare("both", "fanout", durable=True)
+    for name in ("a", "b"):
+        ch.queue_declare(name, durable=True)
+        ch.queue_bind(name, "both")
+    confirms: list[Any] = []
+    ch.confirm_delivery(confirms.append)
+    ch.basic_publish("both", "", b"m", PERSISTENT)
+    ch.basic_publish("amq.direct", "nowhere", b"u", PERSISTENT)
+    while len(confirms) < 2:
+        ch.connection.process_data_events(time_limit=0.05)
+    assert [c.delivery_tag for c in confirms] == [1, 2]  # in order, each acked
+    assert all(type(c).__name__ == "BasicAck" for c in confirms)
+    broker = restart(broker, crash_it=True)  # confirmed: both copies were committed
+    assert [broker.queues[name].messages_ready for name in ("a", "b")] == [1, 1]
