@@ -18,7 +18,8 @@ def test_the_readme_has_python_examples() -> None:
 
 
 @pytest.mark.parametrize("index", [i for i, block in enumerate(BLOCKS) if "def test_" not in block])
-def test_example_runs(index: int) -> None:
+def test_example_runs(index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # an example may write files (a data dir)
     exec(compile(BLOCKS[index], f"README.md example {index}", "exec"), {})
 
 
