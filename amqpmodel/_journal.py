@@ -94,6 +94,9 @@ class Journal:
         self._broker = broker
         self._open = Batch(1)
         self._wakeup: Callable[[], None] | None = None
+        # something was recorded since the last take (the open batch may have become
+        # empty again: an insert cancelled by its ack); one check per record
+        self._dirty = False
         self._queue_ids = itertools.count(1)
 
     def __repr__(self) -> str:
@@ -108,12 +111,19 @@ class Journal:
 
     @property
     def dirty(self) -> bool:
-        """Whether the open batch holds anything not yet taken."""
-        return bool(self._open)
+        """Whether anything was recorded since the store last took a batch."""
+        return self._dirty
+
+    def _mark(self) -> None:
+        if not self._dirty:
+            self._dirty = True
+            if self._wakeup is not None:
+                self._wakeup()
 
     def take(self) -> Batch | None:
         """The open batch, for writing (a new one opens); None when it is empty."""
         with self._broker._lock:
+            self._dirty = False
             batch = self._open
             if not batch:
                 return None
@@ -149,18 +159,14 @@ class Journal:
             inserts.update(current.inserts)
             current.inserts = inserts
             current.deletes[:0] = batch.deletes
-            if current and self._wakeup is not None:
-                self._wakeup()
+            if current:
+                self._mark()
             self._broker._condition.notify_all()
 
     def flush(self) -> BaseException | None:
         """Block until everything recorded so far is committed (or failed: returned)."""
         with self._broker._lock:
             return self.wait(self._open)
-
-    def queue_id(self, queue: Queue) -> int:
-        """The id under which a durable queue's rows are stored."""
-        return queue._journal_id
 
     def adopt(self, queue: Queue, queue_id: int) -> None:
         """A queue restored from the store (see ``amqpmodel.driver.restore_queue``)."""
@@ -172,12 +178,8 @@ class Journal:
     # ----------------------------------------------------------------- recording (core, under the lock)
 
     def _record(self, op: tuple[Any, ...]) -> None:
-        batch = self._open
-        if not batch and self._wakeup is not None:
-            batch.ops.append(op)
-            self._wakeup()
-            return
-        batch.ops.append(op)
+        self._open.ops.append(op)
+        self._mark()
 
     def vhost_added(self, name: str) -> None:
         self._record(("vhost", name))
@@ -238,12 +240,9 @@ class Journal:
 
     def message_enqueued(self, queue: Queue, entry: QueueEntry) -> None:
         """A message entered a durable queue (the caller checked it is persistent)."""
-        batch = self._open
-        if not batch and self._wakeup is not None:
-            batch.inserts[entry.seq] = (queue._journal_id, entry)
-            self._wakeup()
-            return
-        batch.inserts[entry.seq] = (queue._journal_id, entry)
+        self._open.inserts[entry.seq] = (queue._journal_id, entry)
+        if not self._dirty:
+            self._mark()
 
     def message_removed(self, entry: QueueEntry) -> None:
         """An entry of a durable queue left it for good (acked, dropped, dead-lettered...)."""
@@ -251,27 +250,21 @@ class Journal:
             return
         batch = self._open
         if batch.inserts.pop(entry.seq, None) is None:
-            if not batch and self._wakeup is not None:
-                batch.deletes.append(entry.seq)
-                self._wakeup()
-                return
             batch.deletes.append(entry.seq)
+            if not self._dirty:
+                self._mark()
 
     def hold_confirm(self, channel: Channel, seq: int, ack: bool) -> None:
         """Release the confirm of publish ``seq`` on ``channel`` when the open batch is
         committed (or nack it if that fails)."""
-        batch = self._open
-        batch.confirms.append((channel, seq, ack))
-        if len(batch.confirms) == 1 and self._wakeup is not None:
-            self._wakeup()
+        self._open.confirms.append((channel, seq, ack))
+        self._mark()
 
     def after_commit(self, channel: Channel, callback: Callable[[], Any]) -> None:
         """Run ``callback()`` on ``channel``'s connection once the open batch is committed
         (the channel is closed instead if that fails)."""
-        batch = self._open
-        batch.after.append((channel, callback))
-        if self._wakeup is not None:
-            self._wakeup()
+        self._open.after.append((channel, callback))
+        self._mark()
 
     def sync_entities(self) -> None:
         """Wait (under the broker lock) until recorded entity changes are committed: a

@@ -30,7 +30,7 @@ from pathlib import Path
 from amqpmodel import Broker
 from amqpmodel.driver import attach_journal, record_delivered
 
-from ._database import DATABASE_NAME, StoreError, lock_directory, open_database
+from ._database import DATABASE_NAME, StoreError, damaged, lock_directory, open_database
 from ._recovery import recover
 from ._writer import Writer
 
@@ -69,11 +69,7 @@ class Store:
                     journal = recover(broker, self._db, self.file)
             except sqlite3.DatabaseError as error:
                 self._db.close()
-                raise StoreError(
-                    f"cannot read the store {self.file}: {error}. The file is damaged: move it "
-                    f"(and any {DATABASE_NAME}-wal beside it) out of the data directory to "
-                    "start with an empty broker, or put back a backup"
-                ) from None
+                raise damaged(Path(self.file), error) from None
         except BaseException:
             self._release()
             raise

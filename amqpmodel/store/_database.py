@@ -12,7 +12,14 @@ try:
 except ImportError:  # pragma: no cover - not on Windows: no lock there
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["DATABASE_NAME", "SCHEMA_VERSION", "StoreError", "lock_directory", "open_database"]
+__all__ = [
+    "DATABASE_NAME",
+    "SCHEMA_VERSION",
+    "StoreError",
+    "damaged",
+    "lock_directory",
+    "open_database",
+]
 
 DATABASE_NAME = "amqpmodel.sqlite3"
 LOCK_NAME = "lock"
@@ -83,7 +90,7 @@ def lock_directory(path: Path) -> IO[str] | None:
     return handle
 
 
-def _damaged(path: Path, error: BaseException) -> StoreError:
+def damaged(path: Path, error: BaseException) -> StoreError:
     return StoreError(
         f"cannot read the store {path}: {error}. The file is damaged or is not an amqpmodel "
         f"store: move it (and any {path.name}-wal beside it) out of the data directory to "
@@ -123,7 +130,7 @@ def open_database(path: Path, *, sync: str) -> tuple[sqlite3.Connection, bool]:
                 "move the file out of the data directory to start with an empty broker"
             )
         elif version != SCHEMA_VERSION:
-            raise _damaged(file, ValueError(f"unknown store schema version {version}"))
+            raise damaged(file, ValueError(f"unknown store schema version {version}"))
         db.execute("SELECT count(*) FROM meta").fetchone()
     except StoreError:
         db.close()
@@ -135,8 +142,8 @@ def open_database(path: Path, *, sync: str) -> tuple[sqlite3.Connection, bool]:
                 f"cannot write the store {file}: {error}; check the data directory's "
                 "permissions and free space"
             ) from None
-        raise _damaged(file, error) from None
+        raise damaged(file, error) from None
     except sqlite3.DatabaseError as error:
         db.close()
-        raise _damaged(file, error) from None
+        raise damaged(file, error) from None
     return db, fresh
