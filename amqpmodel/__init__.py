@@ -9,6 +9,7 @@ from ._broker import Broker
 from ._channel import Channel
 from ._clock import Clock, MonotonicClock, VirtualClock
 from ._connection import Connection
+from ._default_broker import default_broker, set_default_broker
 from ._diagram import Topology
 from ._errors import (
     AccessRefused,
@@ -120,5 +121,7 @@ __all__ = [
     "VirtualClock",
     "VirtualHost",
     "__version__",
+    "default_broker",
     "register_exchange_type",
+    "set_default_broker",
 ]
