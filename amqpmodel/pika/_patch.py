@@ -1,0 +1,92 @@
+"""``patch_pika``: make unmodified application code's ``pika.BlockingConnection`` in-process."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+import pika
+import pika.adapters
+import pika.adapters.blocking_connection
+
+from amqpmodel import Broker
+
+from ._blocking import BlockingConnection, pop_target, push_target
+
+__all__ = ["PikaPatch", "patch_pika"]
+
+# every place application code finds the class (``pika.BlockingConnection`` is the usual one)
+_HOMES: tuple[Any, ...] = (pika, pika.adapters, pika.adapters.blocking_connection)
+
+
+class PikaPatch:
+    """An active ``patch_pika``: its broker, and the connections opened through it."""
+
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
+        # each connection opened while patched, with the thread that opened it
+        self._connections: weakref.WeakKeyDictionary[BlockingConnection, threading.Thread] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _opened(self, connection: BlockingConnection) -> None:
+        self._connections[connection] = threading.current_thread()
+
+    @property
+    def connections(self) -> list[BlockingConnection]:
+        """The connections application code opened while patched that are still open."""
+        return [c for c in list(self._connections.keys()) if c.is_open]
+
+    def connections_of(self, thread: threading.Thread) -> list[BlockingConnection]:
+        """The open connections that ``thread`` opened (a program run in a thread, say)."""
+        return [c for c, t in list(self._connections.items()) if t is thread and c.is_open]
+
+    def interrupt_all(self, error: type[BaseException] = KeyboardInterrupt) -> None:
+        """Raise ``error`` in each open connection's thread, at its next I/O (the way
+        Ctrl-C stops a program blocked in ``start_consuming``)."""
+
+        def interrupt() -> None:
+            raise error()
+
+        for connection in self.connections:
+            connection.add_callback_threadsafe(interrupt)
+
+
+def _recording_class(patch: PikaPatch) -> type[BlockingConnection]:
+    class PatchedBlockingConnection(BlockingConnection):
+        __qualname__ = "BlockingConnection"
+        __name__ = "BlockingConnection"
+
+        def __init__(self, parameters: Any = None, *args: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("broker", patch.broker)
+            # pika's own second parameter (_impl_class, for its tests) has no meaning here
+            super().__init__(parameters, **kwargs)
+            patch._opened(self)
+
+    return PatchedBlockingConnection
+
+
+@contextlib.contextmanager
+def patch_pika(broker: Broker) -> Iterator[PikaPatch]:
+    """While active, every ``pika.BlockingConnection(...)`` opens an in-process
+    connection to ``broker`` (whatever host the parameters name), in every thread.
+
+    Code that did ``from pika import BlockingConnection`` before the patch keeps
+    pika's own class; ``import pika`` and ``pika.BlockingConnection(...)`` at call
+    time, as the tutorials do, is patched.
+    """
+    patch = PikaPatch(broker)
+    replacement = _recording_class(patch)
+    saved = [(home, home.BlockingConnection) for home in _HOMES]
+    push_target(broker)
+    for home in _HOMES:
+        home.BlockingConnection = replacement
+    try:
+        yield patch
+    finally:
+        for home, original in saved:
+            home.BlockingConnection = original
+        pop_target(broker)

@@ -1,0 +1,231 @@
+"""pika's own connection, with the socket replaced by amqpmodel's sans-I/O server.
+
+``pika.connection.Connection`` is pika's protocol engine: it turns calls into
+frames and frames into callbacks, and leaves the transport to an adapter
+(five ``_adapter_*`` methods). This adapter hands the client's bytes straight
+to a ``ServerConnection`` (the same protocol state machine ``amqpmodel serve``
+runs for a socket) and queues the server's bytes for the client on the
+connection's loop. So every frame, error and decoded value is the one pika
+gets over a socket from ``amqpmodel serve`` (and, where amqpmodel matches it,
+from RabbitMQ): exceptions, property types and copies come from pika's own
+code, not from an imitation of it.
+
+Bytes for the client are delivered on the next loop turn, never inside the
+call that produced them, so pika is never re-entered while it is sending.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pika.connection
+import pika.exceptions
+
+from amqpmodel import Broker
+from amqpmodel.server import ServerConnection, ServerSettings
+
+from ._loop import InProcessLoop, Timer
+
+__all__ = ["InProcessConnection", "InProcessFactory"]
+
+_PEER = "in-process"
+
+
+class InProcessConnection(pika.connection.Connection):  # type: ignore[misc]
+    """A pika connection whose peer is a ``ServerConnection`` in this process."""
+
+    def __init__(
+        self,
+        parameters: pika.connection.Parameters,
+        broker: Broker,
+        settings: ServerSettings,
+        on_open_callback: Callable[..., Any],
+        on_open_error_callback: Callable[..., Any],
+    ) -> None:
+        self._amqpmodel_loop = InProcessLoop(broker)
+        self._amqpmodel_broker = broker
+        self._amqpmodel_settings = settings
+        self._server: ServerConnection | None = None
+        self._to_client: list[bytes] = []
+        self._delivery_scheduled = False
+        self._drain_scheduled = False
+        self._heartbeat_timer: Timer | None = None
+        self._transport: ServerConnection | None = None
+        super().__init__(
+            parameters,
+            on_open_callback,
+            on_open_error_callback,
+            internal_connection_workflow=True,
+        )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._STATE_NAMES[self.connection_state]} in-process>"
+
+    # ----------------------------------------------------------------- what pika asks of an adapter
+
+    @property
+    def ioloop(self) -> InProcessLoop:
+        return self._amqpmodel_loop
+
+    def _init_connection_state(self) -> None:
+        super()._init_connection_state()
+        self._transport = None
+
+    def _get_write_buffer_size(self) -> int:
+        """Nothing is ever buffered: the server takes every write at once."""
+        return 0
+
+    def _adapter_call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
+        return self._amqpmodel_loop.call_later(delay, callback)
+
+    def _adapter_remove_timeout(self, timeout_id: object) -> None:
+        assert isinstance(timeout_id, Timer)
+        self._amqpmodel_loop.remove_timeout(timeout_id)
+
+    def _adapter_add_callback_threadsafe(self, callback: Callable[[], None]) -> None:
+        if not callable(callback):
+            raise TypeError(f"callback must be a callable, but got {callback!r}")
+        self._amqpmodel_loop.add_callback_threadsafe(callback)
+
+    def _adapter_connect_stream(self) -> None:
+        """The "socket" connects on the next loop turn, as a real one completes later."""
+        self._amqpmodel_loop.add_callback(self._stream_connected)
+
+    def _stream_connected(self) -> None:
+        server = ServerConnection(
+            self._amqpmodel_broker,
+            self._from_server,
+            self._server_hung_up,
+            peer=_PEER,
+            loopback=True,
+            settings=self._amqpmodel_settings,
+            wakeup=self._core_wakeup,
+        )
+        self._server = self._transport = server
+        self._on_stream_connected()
+
+    def _adapter_disconnect_stream(self) -> None:
+        """pika is done with the stream (close-ok, or an error): the server sees the socket go."""
+        server, self._transport = self._server, None
+        if self._heartbeat_timer is not None:
+            self._amqpmodel_loop.remove_timeout(self._heartbeat_timer)
+            self._heartbeat_timer = None
+        if server is not None and not server.closed:
+            server.connection_lost()
+        self._amqpmodel_loop.add_callback(self._stream_terminated)
+
+    def _stream_terminated(self) -> None:
+        self._on_stream_terminated(None)
+
+    def _adapter_emit_data(self, data: bytes) -> None:
+        server = self._transport
+        if server is None:
+            return  # written after the stream went: a socket would drop it too
+        server.data_received(data)
+        if self._heartbeat_timer is None and server.heartbeat and not server.closed:
+            self._schedule_server_heartbeat()
+
+    # ----------------------------------------------------------------- the server's side
+
+    def _from_server(self, data: bytes) -> None:
+        self._to_client.append(data)
+        if not self._delivery_scheduled:
+            self._delivery_scheduled = True
+            self._amqpmodel_loop.add_callback(self._deliver_to_client)
+
+    def _deliver_to_client(self) -> None:
+        self._delivery_scheduled = False
+        chunks, self._to_client = self._to_client, []
+        if self._transport is None or not chunks:
+            return
+        self._on_data_available(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+
+    def _server_hung_up(self) -> None:
+        """The server closed its end: after what it sent, pika reads end of file."""
+        self._amqpmodel_loop.add_callback(self._end_of_file)
+
+    def _end_of_file(self) -> None:
+        if self._transport is None:
+            return  # pika had already let go of the stream
+        self._deliver_to_client()
+        if self._transport is None:
+            return
+        self._transport = None
+        self._on_stream_terminated(pika.exceptions.StreamLostError("Transport indicated EOF"))
+
+    def _core_wakeup(self) -> None:
+        """The core has events for this connection (under its lock, maybe from another thread)."""
+        if not self._drain_scheduled:
+            self._drain_scheduled = True
+            self._amqpmodel_loop.add_callback_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        self._drain_scheduled = False
+        server = self._server
+        if server is not None and not server.closed:
+            server.drain()
+            core = server.core
+            if core is not None and core.has_pending:
+                self._core_wakeup()
+
+    def _schedule_server_heartbeat(self) -> None:
+        server = self._server
+        assert server is not None
+        self._heartbeat_timer = self._amqpmodel_loop.call_later(
+            server.heartbeat / 2, self._server_heartbeat
+        )
+
+    def _server_heartbeat(self) -> None:
+        self._heartbeat_timer = None
+        server = self._server
+        if server is not None and not server.closed:
+            server.heartbeat_tick()
+            if not server.closed:
+                self._schedule_server_heartbeat()
+
+
+class InProcessFactory:
+    """Stands where pika's ``BlockingConnection`` expects its connection class
+    (``_impl_class``): ``create_connection`` opens in process, synchronously."""
+
+    def __init__(self, broker: Broker, settings: ServerSettings) -> None:
+        self.broker = broker
+        self.settings = settings
+
+    def create_connection(
+        self,
+        connection_configs: Sequence[pika.connection.Parameters],
+        on_done: Callable[[object], None],
+        custom_ioloop: Any = None,
+        workflow: Any = None,
+    ) -> None:
+        """Open a connection with each configuration in turn until one opens, as pika's
+        connection workflow does; report the connection, or the last error, to ``on_done``."""
+        if custom_ioloop is not None:
+            custom_ioloop.close()  # made for sockets by BlockingConnection: never polled
+        error: BaseException | None = None
+        for params in connection_configs:
+            outcome: list[object] = []
+
+            def failed(
+                _connection: object, exc: BaseException, outcome: list[object] = outcome
+            ) -> None:
+                outcome.append(exc)
+
+            connection = InProcessConnection(
+                params,
+                self.broker,
+                self.settings,
+                on_open_callback=outcome.append,
+                on_open_error_callback=failed,
+            )
+            loop = connection.ioloop
+            while not outcome:
+                loop.poll()
+                loop.process_timeouts()
+            if not isinstance(outcome[0], BaseException):
+                on_done(connection)
+                return
+            error = outcome[0]
+        on_done(error if error is not None else pika.exceptions.AMQPConnectionError())
