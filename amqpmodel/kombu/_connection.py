@@ -1,0 +1,127 @@
+"""The transport's connection: one amqpmodel connection, as py-amqp's is one socket.
+
+``drain_events`` is what kombu and Celery wait in: it runs the callbacks the
+broker has queued for this connection (deliveries, returns, cancels,
+closes) and, as py-amqp's does, raises ``socket.timeout`` when none came
+within ``timeout`` seconds (``socket.timeout`` is ``TimeoutError``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import amqpmodel
+
+from . import _errors
+from ._channel import Channel as TransportChannel
+
+__all__ = ["CLIENT_PROPERTIES", "Connection"]
+
+# what the transport tells the broker about itself; consumer_cancel_notify as
+# py-amqp asks for it, so a deleted queue cancels its consumers (spec 7.8)
+CLIENT_PROPERTIES: dict[str, Any] = {
+    "product": "amqpmodel.kombu",
+    "product_version": amqpmodel.__version__,
+    "capabilities": {
+        "consumer_cancel_notify": True,
+        "connection.blocked": True,
+        "authentication_failure_close": True,
+    },
+}
+
+
+class Connection:
+    """A connection of the transport, with the parts of py-amqp's ``Connection``
+    that kombu uses (``channel``, ``drain_events``, ``close``, ``connected``)."""
+
+    Channel = TransportChannel
+
+    def __init__(
+        self,
+        broker: amqpmodel.Broker,
+        virtual_host: str = "/",
+        userid: str = "guest",
+        confirm_publish: bool = False,
+    ) -> None:
+        try:
+            self.core = broker.connect(
+                virtual_host, user=userid, client_properties=CLIENT_PROPERTIES
+            )
+        except amqpmodel.AMQPError as error:
+            raise _errors.connection_refused(error) from error
+        self.broker = broker
+        self.virtual_host = virtual_host
+        self.userid = userid
+        self.confirm_publish = confirm_publish
+        self.client: Any = None  # the kombu Connection, set by the transport
+        self.channels: dict[int, TransportChannel] = {}
+        self.heartbeat = 0
+        self.server_properties: dict[str, Any] = {
+            "product": "amqpmodel",
+            "version": amqpmodel.__version__,
+            "platform": "Python",
+        }
+        # a connection-level refusal of a publish, not yet seen by the client
+        self._refused: BaseException | None = None
+
+    def __repr__(self) -> str:
+        state = "open" if self.connected else "closed"
+        return f"<amqpmodel.kombu.Connection {self.userid}@{self.virtual_host} {state}>"
+
+    @property
+    def connected(self) -> bool:
+        return self.core.is_open
+
+    def refuse(self, error: BaseException) -> None:
+        """Remember a publish's connection-level refusal for the next drain or call."""
+        self._refused = error
+
+    def forget(self, channel: TransportChannel) -> None:
+        """Drop a closed channel."""
+        if self.channels.get(channel.channel_id) is channel:
+            del self.channels[channel.channel_id]
+
+    def _check_open(self) -> None:
+        refused = self._refused
+        if refused is not None:
+            self._refused = None
+            raise refused
+        if self.core.is_closed:
+            raise _errors.closed_connection_error(self.core.close_reason)
+
+    def channel(self, channel_id: int | None = None) -> TransportChannel:
+        """Open a channel (the lowest free number unless ``channel_id`` is given)."""
+        self._check_open()
+        if channel_id is not None and channel_id in self.channels:
+            return self.channels[channel_id]  # as py-amqp: the channel already open
+        try:
+            channel = self.Channel(self, channel_id)
+        except amqpmodel.AMQPError as error:
+            raise _errors.translate(error) from error
+        except amqpmodel.ConnectionClosed as error:
+            raise _errors.closed_connection_error(self.core.close_reason) from error
+        self.channels[channel.channel_id] = channel
+        return channel
+
+    def drain_events(self, timeout: float | None = None) -> None:
+        """Run the callbacks that are pending, waiting up to ``timeout`` seconds
+        (None: for ever) for some; ``TimeoutError`` (``socket.timeout``) if none came."""
+        self._check_open()
+        for channel in list(self.channels.values()):
+            channel.raise_refusal()  # the channel.close that followed a refused publish
+        ran = self.core.process_data_events(time_limit=timeout)
+        if not ran:
+            self._check_open()
+            raise TimeoutError("timed out")
+
+    def close(self) -> None:
+        """Close the connection (idempotent): unacked messages go back to their
+        queues, redelivered (spec 7.13), exclusive queues are deleted."""
+        for channel in list(self.channels.values()):
+            channel.collect()
+        self.channels.clear()
+        self.core.close()
+
+    def collect(self) -> None:
+        """Let go of the connection (after a fork); in process that is a close."""
+        self.close()
