@@ -15,7 +15,7 @@ from ._errors import (
     PreconditionFailed,
 )
 from ._methods import BasicCancel, Deliver, GetOk
-from ._properties import BasicProperties, Message, check_field_table
+from ._properties import BasicProperties, Message, check_field_table, delivered_properties
 from ._queue import Consumer, Queue
 from ._ready import QueueEntry
 from ._reply_to import REPLY_TO, ReplyConsumer, check_reply_consumer
@@ -82,7 +82,10 @@ def basic_get(
         method = GetOk(
             tag, entry.redelivered, entry.exchange, entry.routing_key, target._ready.count
         )
-        return method, entry.properties, entry.body
+        properties = entry.properties
+        if properties.headers is not None:
+            properties = delivered_properties(properties)  # the queue's copy stays as it is
+        return method, properties, entry.body
     finally:
         self._lock.release()
 
@@ -174,7 +177,7 @@ def _deliver_reply(self: Channel, reply_consumer: ReplyConsumer, message: Messag
                 message.exchange,
                 message.routing_key,
             ),
-            message.properties,
+            delivered_properties(message.properties),
             message.body,
         )
     )
@@ -277,12 +280,15 @@ def _deliver(self: Channel, consumer: Consumer, queue: Queue, entry: QueueEntry)
         consumer.unacked += 1
         self._global_unacked += 1
         queue._unacked += 1
+    properties = entry.properties
+    if properties.headers is not None:
+        properties = delivered_properties(properties)  # the queue's copy stays as it is
     self.connection._push(
         (
             consumer.callback,
             self,
             Deliver(consumer.tag, tag, entry.redelivered, entry.exchange, entry.routing_key),
-            entry.properties,
+            properties,
             entry.body,
         )
     )

@@ -16,7 +16,14 @@ from ._errors import (
     UnroutableError,
 )
 from ._methods import BasicReturn
-from ._properties import EMPTY_PROPERTIES, Annotations, BasicProperties, Message, to_properties
+from ._properties import (
+    EMPTY_PROPERTIES,
+    Annotations,
+    BasicProperties,
+    Message,
+    delivered_properties,
+    to_properties,
+)
 from ._queue import Queue
 from ._reply_to import REPLY_TO, REPLY_TO_PREFIX, reply_key
 from ._timers import INFINITY
@@ -188,7 +195,9 @@ def _enqueue(message: Message, queues: list[Queue], ttl_ms: int | None) -> bool:
 def _return(self: Channel, message: Message) -> None:
     method = BasicReturn(312, "NO_ROUTE", message.exchange, message.routing_key)
     for callback in self._return_callbacks:
-        self.connection._push((callback, self, method, message.properties, message.body))
+        # each callback its own headers, as each would decode them from the wire
+        properties = delivered_properties(message.properties)
+        self.connection._push((callback, self, method, properties, message.body))
 
 
 class _ReturnedMessage:
@@ -198,7 +207,7 @@ class _ReturnedMessage:
 
     def __init__(self, message: Message) -> None:
         self.method = BasicReturn(312, "NO_ROUTE", message.exchange, message.routing_key)
-        self.properties = message.properties
+        self.properties = delivered_properties(message.properties)
         self.body = message.body
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -17,6 +18,7 @@ __all__ = [
     "EncodedProperties",
     "Message",
     "check_field_table",
+    "delivered_properties",
     "to_properties",
 ]
 
@@ -42,9 +44,10 @@ _PROPERTY_NAMES = (
 class BasicProperties:
     """The AMQP 0-9-1 basic content properties, as pika names them.
 
-    ``headers`` is a plain dict of AMQP field values. A published message's
-    properties are shared by every queue it is routed to, so treat received
-    properties as read-only.
+    ``headers`` is a plain dict of AMQP field values. Every delivery (consumer
+    callback, ``consume()``, ``basic_get``, basic.return) gets its own copy of
+    the headers, so a handler may change what it received without changing
+    the queued message (``delivered_properties``).
     """
 
     content_type: str | None = None
@@ -64,6 +67,79 @@ class BasicProperties:
 
 
 EMPTY_PROPERTIES = BasicProperties()
+
+
+def delivered_properties(properties: BasicProperties) -> BasicProperties:
+    """What one delivery of a message hands out: ``properties`` with private headers.
+
+    A queued message's properties are shared by every queue it reached and by
+    each of its redeliveries; over the wire each delivery decodes its own, so
+    a handler that changes ``headers`` (``headers["attempt"] += 1``, an
+    ``x-death`` entry) and requeues must not change the queued message. The
+    frozen object is shared when it holds nothing mutable (no headers: the hot
+    path costs one attribute test); otherwise only the containers are copied,
+    and an ``EncodedProperties`` keeps its bytes (the copy is equal to them).
+    """
+    headers = properties.headers
+    if headers is None:
+        return properties
+    cls = type(properties)
+    copy = _clone(properties, cls, _copy_table(headers))
+    if cls is EncodedProperties:
+        encoded = getattr(properties, "encoded", None)  # unset after attrs.evolve: stale
+        if encoded is not None:
+            object.__setattr__(copy, "encoded", encoded)
+    return copy
+
+
+def _clone_function() -> Callable[[BasicProperties, type[BasicProperties], Any], BasicProperties]:
+    # The attrs __init__ of a frozen class goes through object.__setattr__ per
+    # field (about 1 µs for 14); storing through the slot descriptors directly
+    # costs a third less, which is most of the price of a delivery with headers.
+    slots = BasicProperties.__dict__
+    (ct, ce, hd, dm, pr, ci, rt, ex, mi, ts, ty, ui, ai, cl) = (
+        slots[name].__set__ for name in _PROPERTY_NAMES
+    )
+    new = object.__new__
+
+    def clone(p: BasicProperties, cls: type[BasicProperties], headers: Any) -> BasicProperties:
+        o: BasicProperties = new(cls)
+        ct(o, p.content_type)
+        ce(o, p.content_encoding)
+        hd(o, headers)
+        dm(o, p.delivery_mode)
+        pr(o, p.priority)
+        ci(o, p.correlation_id)
+        rt(o, p.reply_to)
+        ex(o, p.expiration)
+        mi(o, p.message_id)
+        ts(o, p.timestamp)
+        ty(o, p.type)
+        ui(o, p.user_id)
+        ai(o, p.app_id)
+        cl(o, p.cluster_id)
+        return o
+
+    return clone
+
+
+_clone = _clone_function()
+
+
+def _copy_table(table: dict[str, Any]) -> dict[str, Any]:
+    # every field value is immutable but tables (dict) and arrays (list)
+    for value in table.values():
+        if isinstance(value, (dict, list)):
+            return {key: _copy_value(value) for key, value in table.items()}
+    return table.copy()
+
+
+def _copy_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _copy_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy_value(item) for item in value]
+    return value
 
 
 class EncodedProperties(BasicProperties):

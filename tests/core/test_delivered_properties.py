@@ -1,0 +1,154 @@
+"""Each delivery gets its own properties: a handler that changes what it received
+(``properties.headers``, nested tables and arrays such as ``x-death`` entries)
+never changes the queued message, another queue's copy, a later redelivery or
+a returned message, as encoding on the wire guarantees with RabbitMQ."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from amqpmodel import BasicProperties, Broker, Channel, VirtualClock
+
+HEADERS: dict[str, Any] = {"attempt": 1, "trace": ["a", {"hop": 1}], "meta": {"k": [1, 2]}}
+
+
+def _headers() -> dict[str, Any]:
+    return {"attempt": 1, "trace": ["a", {"hop": 1}], "meta": {"k": [1, 2]}}
+
+
+def _mutate(headers: dict[str, Any]) -> None:
+    headers["attempt"] += 1
+    headers["added"] = True
+    headers["trace"].append("b")
+    headers["trace"][1]["hop"] = 99
+    headers["meta"]["k"].append(3)
+
+
+def test_requeued_message_keeps_its_headers_after_a_consumer_changed_them(
+    ch: Channel, broker: Broker
+) -> None:
+    # spec 2.12: a requeued message is the same message, redelivered
+    ch.queue_declare("q")
+    ch.basic_publish("", "q", b"m", BasicProperties(headers=_headers()))
+    seen: list[dict[str, Any]] = []
+
+    def handler(channel: Channel, method: Any, properties: BasicProperties, body: bytes) -> None:
+        assert properties.headers is not None
+        seen.append(copy.deepcopy(properties.headers))
+        _mutate(properties.headers)
+        if not method.redelivered:
+            channel.basic_nack(method.delivery_tag, requeue=True)
+        else:
+            channel.basic_ack(method.delivery_tag)
+
+    ch.basic_consume("q", handler)
+    broker.run_until_idle()
+    assert seen == [HEADERS, HEADERS]
+    assert broker.queues["q"].messages == 0
+
+
+def test_basic_get_gives_a_copy_each_time(ch: Channel) -> None:
+    ch.queue_declare("q")
+    ch.basic_publish("", "q", b"m", BasicProperties(headers=_headers()))
+    method, properties, _ = ch.basic_get("q")
+    assert method is not None and properties is not None and properties.headers is not None
+    _mutate(properties.headers)
+    ch.basic_reject(method.delivery_tag, requeue=True)
+    assert ch.queue_declare("q", passive=True).message_count == 1
+    assert broker_peek_headers(ch, "q") == HEADERS
+    method, again, _ = ch.basic_get("q", auto_ack=True)
+    assert method is not None and method.redelivered
+    assert again is not None and again.headers == HEADERS
+
+
+def broker_peek_headers(ch: Channel, queue: str) -> Any:
+    return ch.connection.broker.queues[queue].peek()[0].properties.headers
+
+
+def test_fanout_queues_do_not_see_each_others_changes(ch: Channel, broker: Broker) -> None:
+    # spec 1.12: every bound queue gets the message; each delivery is its own
+    ch.exchange_declare("fan", "fanout")
+    for name in ("q1", "q2"):
+        ch.queue_declare(name)
+        ch.queue_bind(name, "fan")
+    ch.basic_publish("fan", "", b"m", BasicProperties(headers=_headers(), message_id="id"))
+
+    def handler(channel: Channel, method: Any, properties: BasicProperties, body: bytes) -> None:
+        assert properties.headers is not None
+        _mutate(properties.headers)
+        channel.basic_ack(method.delivery_tag)
+
+    ch.basic_consume("q1", handler)
+    broker.run_until_idle()
+    _, properties, _ = ch.basic_get("q2", auto_ack=True)
+    assert properties is not None
+    assert properties.headers == HEADERS
+    assert properties.message_id == "id"
+
+
+def test_consume_generator_yields_copies(ch: Channel) -> None:
+    ch.queue_declare("q")
+    ch.basic_publish("", "q", b"m", BasicProperties(headers=_headers()))
+    for method, properties, _ in ch.consume("q", inactivity_timeout=1):
+        assert properties.headers is not None
+        _mutate(properties.headers)
+        ch.basic_nack(method.delivery_tag, requeue=True)
+        break
+    ch.cancel()
+    _, properties, _ = ch.basic_get("q", auto_ack=True)
+    assert properties is not None and properties.headers == HEADERS
+
+
+def test_nested_x_death_entries_are_copies(ch: Channel, clock: VirtualClock) -> None:
+    # spec 4.4: the x-death array of tables is the broker's record of the deaths
+    ch.queue_declare("dead")
+    ch.queue_declare(
+        "work",
+        arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": "dead"},
+    )
+    ch.basic_publish("", "work", b"m", BasicProperties(headers={"n": 1}))
+    method, _, _ = ch.basic_get("work")
+    assert method is not None
+    ch.basic_reject(method.delivery_tag, requeue=False)  # spec 4.1: "rejected"
+    method, properties, _ = ch.basic_get("dead")
+    assert method is not None and properties is not None and properties.headers is not None
+    expected = copy.deepcopy(properties.headers["x-death"])
+    death = properties.headers["x-death"][0]
+    death["count"] = 1000
+    death["routing-keys"].append("tampered")
+    properties.headers["x-death"].append({"forged": True})
+    ch.basic_nack(method.delivery_tag, requeue=True)
+    _, again, _ = ch.basic_get("dead", auto_ack=True)
+    assert again is not None and again.headers is not None
+    assert again.headers["x-death"] == expected
+    assert again.headers["x-death"][0]["count"] == 1
+
+
+def test_returned_message_is_a_copy_per_return_callback(ch: Channel, broker: Broker) -> None:
+    # spec 8.4: basic.return carries the original content
+    seen: list[dict[str, Any]] = []
+
+    def on_return(channel: Channel, method: Any, properties: BasicProperties, body: bytes) -> None:
+        assert properties.headers is not None
+        seen.append(copy.deepcopy(properties.headers))
+        _mutate(properties.headers)
+
+    ch.add_on_return_callback(on_return)
+    ch.add_on_return_callback(on_return)
+    published = BasicProperties(headers=_headers())
+    ch.basic_publish("", "nowhere", b"m", published, mandatory=True)
+    broker.run_until_idle()
+    assert seen == [HEADERS, HEADERS]
+    assert published.headers == HEADERS
+
+
+def test_messages_without_headers_share_their_immutable_properties(
+    ch: Channel, broker: Broker
+) -> None:
+    # nothing mutable to protect: no copy is made (the hot path stays cheap)
+    ch.queue_declare("q")
+    ch.basic_publish("", "q", b"m", BasicProperties(message_id="x"))
+    queued = broker.queues["q"].peek()[0].properties
+    _, properties, _ = ch.basic_get("q", auto_ack=True)
+    assert properties is queued
