@@ -100,9 +100,11 @@ class Channel(base.StdChannel):
         # runs on a drain: the broker closed the channel on its own (a consumer ack
         # timeout, spec 0.8) and py-amqp would raise the close from drain_events;
         # closes this channel already reported (or our own close) are ignored
-        if core is not self.core or reason is None or self._refused is not None:
+        connection = self.connection
+        if connection is None or connection.core.is_closed:
             return
-        if self.connection is None or self.connection.core.is_closed:
+        if core is not self.core or reason is None or self._refused is not None:
+            connection.internal_event()
             return
         self._revive()
         raise _errors.translate(reason)

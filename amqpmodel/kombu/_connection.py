@@ -8,6 +8,7 @@ within ``timeout`` seconds (``socket.timeout`` is ``TimeoutError``).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import amqpmodel
@@ -63,6 +64,8 @@ class Connection:
         }
         # a connection-level refusal of a publish, not yet seen by the client
         self._refused: BaseException | None = None
+        self._gone = False  # the client closed it or was told it is closed
+        self._internal = 0
 
     def __repr__(self) -> str:
         state = "open" if self.connected else "closed"
@@ -70,7 +73,15 @@ class Connection:
 
     @property
     def connected(self) -> bool:
-        return self.core.is_open
+        """True until the client has closed the connection or been told the broker
+        did: as py-amqp's socket, which looks connected until a read finds the
+        broker's connection.close, so kombu reconnects only after that error."""
+        return not self._gone
+
+    def internal_event(self) -> None:
+        """Count a callback the client does not see (a channel's close it already
+        reported), so that a drain that ran only those still times out."""
+        self._internal += 1
 
     def refuse(self, error: BaseException) -> None:
         """Remember a publish's connection-level refusal for the next drain or call."""
@@ -87,6 +98,7 @@ class Connection:
             self._refused = None
             raise refused
         if self.core.is_closed:
+            self._gone = True
             raise _errors.closed_connection_error(self.core.close_reason)
 
     def channel(self, channel_id: int | None = None) -> TransportChannel:
@@ -109,14 +121,23 @@ class Connection:
         self._check_open()
         for channel in list(self.channels.values()):
             channel.raise_refusal()  # the channel.close that followed a refused publish
-        ran = self.core.process_data_events(time_limit=timeout)
-        if not ran:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        remaining = timeout
+        while True:
+            internal = self._internal
+            ran = self.core.process_data_events(time_limit=remaining)
+            if ran > self._internal - internal:
+                return
             self._check_open()
-            raise TimeoutError("timed out")
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not ran:
+                    raise TimeoutError("timed out")
 
     def close(self) -> None:
         """Close the connection (idempotent): unacked messages go back to their
         queues, redelivered (spec 7.13), exclusive queues are deleted."""
+        self._gone = True
         for channel in list(self.channels.values()):
             channel.collect()
         self.channels.clear()
