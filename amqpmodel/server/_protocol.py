@@ -36,6 +36,7 @@ from amqpmodel import (
     ChannelError,
     CommandInvalid,
     Connection,
+    ConnectionClosed,
     FrameError,
     InternalError,
     NotAllowed,
@@ -217,6 +218,13 @@ class ServerConnection:
             consumed = self._frames(buffer)
         except AMQPError as error:
             self._connection_error(error)
+            consumed = len(buffer)
+        except ConnectionClosed as closed:
+            # the broker closed this connection (an operator, a test, shutdown) and the
+            # client's method arrived before our drain could tell it: tell it now
+            if self._state == "opened":
+                self._send_before_close(None)
+                self._send_connection_close(closed.reply_code, closed.reply_text)
             consumed = len(buffer)
         except Exception:  # a bug of ours: never take the server down
             log.exception("internal error on connection %s", self.peer)
