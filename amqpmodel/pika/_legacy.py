@@ -146,7 +146,7 @@ def exchange_declare(self: Any, *args: Any, **kwargs: Any) -> Any:
 def _default_queue(method: str, self: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """0.x's ``queue`` argument defaulted to '' (a server-named queue, or the last declared)."""
     if not args and "queue" not in kwargs:
-        _warn(f"{method}() without a queue", X
+        _warn(f"{method}() without a queue", f"{method}(queue='', ...)", stacklevel=4)
         kwargs["queue"] = ""
     return getattr(_Channel, method)(self, *args, **kwargs)
 
