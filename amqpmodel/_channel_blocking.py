@@ -29,11 +29,19 @@ def start_consuming(self: Channel) -> None:
 
 
 def stop_consuming(self: Channel, consumer_tag: str | None = None) -> None:
-    """Cancel this channel's consumers (or one) and end start_consuming."""
+    """Cancel this channel's consumers (or one) and end start_consuming.
+
+    As pika 1.x does, this also ends a ``consume()`` generator (all consumers,
+    or the generator's own tag): it is cancelled as ``cancel()`` cancels it, so
+    its loop ends at the next iteration, from this thread or another one.
+    """
     with self._lock:
         if self._closed is not None:
             self._consuming = False
             return
+        generator = self._generator
+        if generator is not None and consumer_tag in (None, generator.tag):
+            self.cancel()
         tags = [consumer_tag] if consumer_tag is not None else list(self._consumers)
         for tag in tags:
             self.basic_cancel(tag)
@@ -52,7 +60,8 @@ def consume(
     """A generator of ``(method, properties, body)``, blocking until messages arrive (pika).
 
     Yields ``(None, None, None)`` after ``inactivity_timeout`` seconds with
-    nothing; ends when the consumer is cancelled (``cancel()``, broker).
+    nothing; ends when the consumer is cancelled (``cancel()``,
+    ``stop_consuming()``, the broker) or the channel closes.
     """
     if self._generator is not None:
         if self._generator.queue != queue:
