@@ -83,10 +83,13 @@ class BlockingConnection(_pika_blocking.BlockingConnection):  # type: ignore[mis
     def __init__(
         self,
         parameters: pika.connection.Parameters | list[pika.connection.Parameters] | None = None,
+        _impl_class: None = None,
         *,
         broker: Broker | None = None,
         settings: ServerSettings | None = None,
     ) -> None:
+        if _impl_class is not None:  # pika's own parameter, "for tests/debugging only"
+            raise TypeError("an in-process connection has no implementation class to choose")
         self.broker = broker if broker is not None else target_broker()
         super().__init__(
             parameters, _impl_class=InProcessFactory(self.broker, settings or ServerSettings())

@@ -62,8 +62,7 @@ def _recording_class(patch: PikaPatch) -> type[BlockingConnection]:
 
         def __init__(self, parameters: Any = None, *args: Any, **kwargs: Any) -> None:
             kwargs.setdefault("broker", patch.broker)
-            # pika's own second parameter (_impl_class, for its tests) has no meaning here
-            super().__init__(parameters, **kwargs)
+            super().__init__(parameters, *args, **kwargs)
             patch._opened(self)
 
     return PatchedBlockingConnection
