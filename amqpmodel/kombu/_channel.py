@@ -114,6 +114,7 @@ class Channel(base.StdChannel):
         self.raise_refusal()
         if not self.is_open or self.connection is None:
             raise _errors.closed_channel_error(None)
+        self.connection.check_open()
         try:
             return method(*args, **kwargs)
         except amqpmodel.AMQPError as error:
@@ -300,6 +301,7 @@ class Channel(base.StdChannel):
         refusal is raised later (see the module docstring), as on the wire."""
         if self.connection is None or not self.is_open:
             raise _errors.closed_connection_error(None)
+        self.connection.check_open()
         if self._refused is not None:
             return  # the broker ignores methods on a channel it has closed
         if isinstance(msg, (str, bytes)):

@@ -16,7 +16,11 @@ import amqpmodel
 from . import _errors
 from ._channel import Channel as TransportChannel
 
-__all__ = ["CLIENT_PROPERTIES", "Connection"]
+__all__ = ["CLIENT_PROPERTIES", "REPLACED", "Connection"]
+
+# the close of a connection whose default broker was replaced (recoverable, as
+# RabbitMQ's close at shutdown)
+REPLACED = (320, "CONNECTION_FORCED - the default broker was replaced")
 
 # what the transport tells the broker about itself; consumer_cancel_notify as
 # py-amqp asks for it, so a deleted queue cancels its consumers (spec 7.8)
@@ -43,6 +47,7 @@ class Connection:
         virtual_host: str = "/",
         userid: str = "guest",
         confirm_publish: bool = False,
+        follows_default: bool = False,
     ) -> None:
         try:
             self.core = broker.connect(
@@ -54,6 +59,10 @@ class Connection:
         self.virtual_host = virtual_host
         self.userid = userid
         self.confirm_publish = confirm_publish
+        # reached as the default broker: once another broker is made the default (a
+        # test ended), kombu sees this connection lost and reconnects to the new one,
+        # so a connection kept in kombu's global pools cannot reach an old broker
+        self.follows_default = follows_default
         self.client: Any = None  # the kombu Connection, set by the transport
         self.channels: dict[int, TransportChannel] = {}
         self.heartbeat = 0
@@ -76,7 +85,10 @@ class Connection:
         """True until the client has closed the connection or been told the broker
         did: as py-amqp's socket, which looks connected until a read finds the
         broker's connection.close, so kombu reconnects only after that error."""
-        return not self._gone
+        return not self._gone and not (self.follows_default and self._replaced())
+
+    def _replaced(self) -> bool:
+        return amqpmodel.default_broker() is not self.broker
 
     def internal_event(self) -> None:
         """Count a callback the client does not see (a channel's close it already
@@ -92,18 +104,22 @@ class Connection:
         if self.channels.get(channel.channel_id) is channel:
             del self.channels[channel.channel_id]
 
-    def _check_open(self) -> None:
+    def check_open(self) -> None:
+        """Raise what py-amqp would raise on its next read if the connection is gone:
+        a refused publish's connection error, or the broker's close."""
         refused = self._refused
         if refused is not None:
             self._refused = None
             raise refused
+        if self.follows_default and self.core.is_open and self._replaced():
+            self.core.close(*REPLACED)
         if self.core.is_closed:
             self._gone = True
             raise _errors.closed_connection_error(self.core.close_reason)
 
     def channel(self, channel_id: int | None = None) -> TransportChannel:
         """Open a channel (the lowest free number unless ``channel_id`` is given)."""
-        self._check_open()
+        self.check_open()
         if channel_id is not None and channel_id in self.channels:
             return self.channels[channel_id]  # as py-amqp: the channel already open
         try:
@@ -118,7 +134,7 @@ class Connection:
     def drain_events(self, timeout: float | None = None) -> None:
         """Run the callbacks that are pending, waiting up to ``timeout`` seconds
         (None: for ever) for some; ``TimeoutError`` (``socket.timeout``) if none came."""
-        self._check_open()
+        self.check_open()
         for channel in list(self.channels.values()):
             channel.raise_refusal()  # the channel.close that followed a refused publish
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -128,7 +144,7 @@ class Connection:
             ran = self.core.process_data_events(time_limit=remaining)
             if ran > self._internal - internal:
                 return
-            self._check_open()
+            self.check_open()
             if deadline is not None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not ran:

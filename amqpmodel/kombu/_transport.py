@@ -80,11 +80,13 @@ class Transport(base.Transport):
     def establish_connection(self) -> TransportConnection:
         options = self._options()
         client: Any = self.client
+        explicit = options.get("broker") is not None
         connection = self.Connection(
             self.broker(),
             virtual_host=client.virtual_host or "/",
             userid=client.userid or "guest",
             confirm_publish=bool(options.get("confirm_publish", False)),
+            follows_default=not explicit,
         )
         connection.client = client
         return connection
