@@ -85,7 +85,11 @@ class Connection:
         """True until the client has closed the connection or been told the broker
         did: as py-amqp's socket, which looks connected until a read finds the
         broker's connection.close, so kombu reconnects only after that error."""
-        return not self._gone and not (self.follows_default and self._replaced())
+        if self.follows_default and not self._gone and self._replaced():
+            # kombu drops a connection it finds lost without closing it
+            self._gone = True
+            self.core.close(*REPLACED)
+        return not self._gone
 
     def _replaced(self) -> bool:
         return amqpmodel.default_broker() is not self.broker
