@@ -28,7 +28,7 @@ from . import (
     _channel_settle,
 )
 from ._channel_base import Unacked, amqp_method
-from ._errors import AMQPError, ChannelClosed, ConnectionClosed, NotImplementedByBroker
+from ._errors import AMQPError, ChannelClosed, ConnectionClosed, NotImplementedByBroker, _Report
 from ._validation import boolean
 
 if TYPE_CHECKING:
@@ -120,6 +120,8 @@ class Channel:
             raise ChannelClosed(*self._closed)
 
     def _fail(self, error: AMQPError, class_id: int, method_id: int) -> None:
+        if isinstance(error, _Report):
+            return  # a close seen again, a confirm's outcome: nothing to close now
         if not error.class_id:
             error.class_id, error.method_id = class_id, method_id
         if error.is_connection_error:

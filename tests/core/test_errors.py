@@ -599,3 +599,127 @@ def test_9_1_connect_to_other_vhost_works(broker: Broker) -> None:
         ch.queue_declare("missing", passive=True)
     assert info.value.reply_text == "NOT_FOUND - no queue 'missing' in vhost 'v'"
     conn.close()
+
+
+# ----------------------------------------------------------------- the hierarchy
+
+
+def _exported_exceptions() -> list[type[BaseException]]:
+    import amqpmodel
+
+    exported = (getattr(amqpmodel, name) for name in amqpmodel.__all__)
+    return [obj for obj in exported if isinstance(obj, type) and issubclass(obj, BaseException)]
+
+
+def test_every_exported_exception_is_an_amqp_error() -> None:
+    # docs/api.md, Errors: AMQPError is the one base
+    exceptions = _exported_exceptions()
+    assert len(exceptions) >= 24
+    assert [cls.__name__ for cls in exceptions if not issubclass(cls, AMQPError)] == []
+
+
+def test_every_exported_exception_carries_a_reply_code_and_text(
+    broker: Broker, conn: Connection
+) -> None:
+    import amqpmodel
+
+    samples: list[AMQPError] = [
+        cls("explanation")
+        for cls in _exported_exceptions()
+        if cls.__init__ is AMQPError.__init__ and issubclass(cls, AMQPError)
+    ]
+    samples += [
+        amqpmodel.ChannelClosed(406, "PRECONDITION_FAILED - x"),
+        amqpmodel.ConnectionClosed(320, "CONNECTION_FORCED - x"),
+        amqpmodel.UnroutableError([]),
+        amqpmodel.NackError([]),
+        amqpmodel.CallbacksDidNotSettle("pending"),
+    ]
+    assert {type(sample) for sample in samples} == set(_exported_exceptions())
+    for sample in samples:
+        assert isinstance(sample.reply_code, int) and isinstance(sample.reply_text, str)
+        assert isinstance(sample.is_connection_error, bool)
+
+
+def test_9_3_channel_closed_is_an_amqp_error_with_the_close_reason(conn: Connection) -> None:
+    ch = conn.channel()
+    with pytest.raises(NotFound):
+        ch.queue_declare("missing", passive=True)
+    with pytest.raises(AMQPError) as caught:
+        ch.queue_declare("q")
+    error = caught.value
+    assert isinstance(error, ChannelClosed)
+    assert (error.reply_code, error.reply_text) == (
+        404,
+        "NOT_FOUND - no queue 'missing' in vhost '/'",
+    )
+    assert error.args == (404, "NOT_FOUND - no queue 'missing' in vhost '/'")
+    assert not error.is_connection_error
+    assert str(error) == "(404) NOT_FOUND - no queue 'missing' in vhost '/'"
+
+
+def test_9_1_connection_closed_is_an_amqp_error_with_the_close_reason(conn: Connection) -> None:
+    ch = conn.channel()
+    conn.close()
+    with pytest.raises(AMQPError) as caught:
+        ch.queue_declare("q")
+    error = caught.value
+    assert isinstance(error, ConnectionClosed)
+    assert error.reply_code == 200 and error.is_connection_error
+
+
+def test_closed_errors_close_nothing_more(broker: Broker, conn: Connection) -> None:
+    # a call on a closed channel raises ChannelClosed; the connection stays open
+    ch = conn.channel()
+    ch.close()
+    for _ in range(2):
+        with pytest.raises(ChannelClosed):
+            ch.basic_qos(prefetch_count=1)
+    assert conn.is_open
+    conn.channel().queue_declare("still-works")
+
+
+def test_8_4_unroutable_error_is_an_amqp_error_and_the_channel_stays_open(ch: Channel) -> None:
+    import amqpmodel
+
+    ch.confirm_delivery()
+    with pytest.raises(AMQPError) as caught:
+        ch.basic_publish("", "nowhere", b"m", mandatory=True)
+    error = caught.value
+    assert isinstance(error, amqpmodel.UnroutableError)
+    assert (error.reply_code, error.reply_text) == (312, "NO_ROUTE")
+    assert len(error.messages) == 1 and error.messages[0].body == b"m"
+    assert str(error) == "1 unroutable message(s) returned"
+    assert ch.is_open
+
+
+def test_5_3_nack_error_is_an_amqp_error_and_the_channel_stays_open(ch: Channel) -> None:
+    import amqpmodel
+
+    ch.queue_declare("full", arguments={"x-max-length": 0, "x-overflow": "reject-publish"})
+    ch.confirm_delivery()
+    with pytest.raises(AMQPError) as caught:
+        ch.basic_publish("", "full", b"m")
+    assert isinstance(caught.value, amqpmodel.NackError)
+    assert str(caught.value) == "1 message(s) nacked by the broker"
+    assert ch.is_open
+
+
+def test_callbacks_did_not_settle_is_an_amqp_error_and_a_runtime_error(
+    broker: Broker, ch: Channel
+) -> None:
+    import amqpmodel
+
+    ch.queue_declare("loop")
+
+    def again(channel: Channel, method: Any, properties: Any, body: bytes) -> None:
+        channel.basic_publish("", "loop", body)
+
+    ch.basic_consume("loop", again, auto_ack=True)
+    ch.basic_publish("", "loop", b"m")
+    with pytest.raises(AMQPError) as caught:
+        broker.run_until_idle(max_rounds=5)
+    assert isinstance(caught.value, amqpmodel.CallbacksDidNotSettle)
+    assert isinstance(caught.value, RuntimeError)
+    ch.basic_cancel(ch.consumer_tags[0])
+    broker.run_until_idle()
