@@ -24,6 +24,7 @@ Celery rely on it:
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -56,11 +57,14 @@ class Channel(base.StdChannel):
     Message = ReceivedMessage
 
     def __init__(self, connection: Connection, channel_id: int | None = None) -> None:
-        self.connection: Connection | None = connection
+        self.connection: Connection | None = connection  # None once closed, as py-amqp
+        self._owner = connection
         self.core = connection.core.channel(channel_id)
         self.channel_id: int = self.core.channel_number
         self.is_open = True
-        self.events: dict[str, set[Callable[..., Any]]] = {"basic_return": set()}
+        # py-amqp's event handlers: basic_return(exc, exchange, routing_key, message),
+        # and after confirm_select basic_ack / basic_nack(delivery_tag, multiple)
+        self.events: defaultdict[str, set[Callable[..., Any]]] = defaultdict(set)
         self.callbacks: dict[str, Callable[[Any], Any] | None] = {}
         self.cancel_callbacks: dict[str, Callable[[str], Any]] = {}
         self.no_ack_consumers: set[str] = set()  # type: ignore[assignment]
@@ -100,8 +104,8 @@ class Channel(base.StdChannel):
         # runs on a drain: the broker closed the channel on its own (a consumer ack
         # timeout, spec 0.8) and py-amqp would raise the close from drain_events;
         # closes this channel already reported (or our own close) are ignored
-        connection = self.connection
-        if connection is None or connection.core.is_closed:
+        connection = self._owner
+        if connection.core.is_closed:
             return
         if core is not self.core or reason is None or self._refused is not None:
             connection.internal_event()
@@ -316,6 +320,8 @@ class Channel(base.StdChannel):
             return
         try:
             self.core.basic_publish(exchange, routing_key, body, properties, mandatory, immediate)
+        except (amqpmodel.UnroutableError, amqpmodel.NackError):
+            pass  # after confirm_select: the confirm goes to events['basic_ack'/'basic_nack']
         except amqpmodel.AMQPError as error:
             refused = _errors.translate(error)
             refused.__cause__ = error
@@ -494,8 +500,15 @@ class Channel(base.StdChannel):
     # ----------------------------------------------------------------- confirms and tx
 
     def confirm_select(self, nowait: bool = False) -> None:
-        self._call(self.core.confirm_delivery)
+        """Publisher confirms; each arrives on a drain at ``events['basic_ack']`` or
+        ``events['basic_nack']`` handlers, as py-amqp hands them over."""
+        self._call(self.core.confirm_delivery, self._on_confirm)
         self._confirming = True
+
+    def _on_confirm(self, confirm: amqpmodel.BasicAck | amqpmodel.BasicNack) -> None:
+        name = "basic_ack" if isinstance(confirm, amqpmodel.BasicAck) else "basic_nack"
+        for handler in list(self.events[name]):
+            handler(confirm.delivery_tag, confirm.multiple)
 
     def tx_select(self) -> None:
         self._call(self.core.tx_select)

@@ -255,3 +255,18 @@ def test_headers_come_back_as_py_amqp_decodes_them(conn: kombu.Connection) -> No
         "routing_key": "h",
         "message_count": 0,
     }
+
+
+def test_confirm_select_hands_confirms_to_event_handlers(conn: kombu.Connection) -> None:
+    channel = conn.channel()
+    acks: list[tuple[int, bool]] = []
+    channel.events["basic_ack"].add(lambda tag, multiple: acks.append((tag, multiple)))
+    channel.confirm_select()
+    producer = Producer(channel)
+    producer.publish("kept", routing_key="q", declare=[Queue("q")])
+    producer.publish("returned", routing_key="nowhere", mandatory=True)
+    returned: list[str] = []
+    channel.events["basic_return"].add(lambda exc, exchange, key, message: returned.append(key))
+    conn.drain_events(timeout=1)
+    assert acks == [(1, False), (2, False)]
+    assert returned == ["nowhere"]
