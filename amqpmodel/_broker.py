@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ._connection import Connection
     from ._diagram import Topology
     from ._journal import Journal
+    from ._losses import LossLog
     from .store import Store
 
 __all__ = ["DEFAULT_CONSUMER_TIMEOUT", "DEFAULT_MAX_MESSAGE_SIZE", "Broker"]
@@ -79,6 +80,8 @@ class Broker:
         self.vhosts: dict[str, VirtualHost] = {}
         # what changed in the durable state, for the store (None without a data dir)
         self._journal: Journal | None = None
+        # silent losses recorded for the strict test check (amqpmodel.testing); None: not asked
+        self._losses: LossLog | None = None
         self._store: Store | None = None
         if isinstance(self.clock, VirtualClock):
             self.clock._attach(self)
@@ -173,7 +176,8 @@ class Broker:
             self._closed = True
             for connection in list(self._connections):
                 connection._close_by_broker(
-                    320, "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'"
+                    320,
+                    "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'",
                 )
         if self._store is not None:
             self._store.close()

@@ -201,6 +201,7 @@ class Channel:
     _deliver_publish = _channel_publish._deliver_publish
     _enqueue = staticmethod(_channel_publish._enqueue)
     _return = _channel_publish._return
+    _record_unroutable = _channel_publish._record_unroutable
 
     # ----------------------------------------------------------------- confirms and transactions (spec 8, 22)
 

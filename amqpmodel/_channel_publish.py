@@ -32,7 +32,14 @@ from ._validation import entity_name, parse_expiration, short_string
 if TYPE_CHECKING:
     from ._channel import Channel
 
-__all__ = ["basic_publish", "_publish", "_deliver_publish", "_enqueue", "_return"]
+__all__ = [
+    "basic_publish",
+    "_publish",
+    "_deliver_publish",
+    "_enqueue",
+    "_record_unroutable",
+    "_return",
+]
 
 
 def basic_publish(
@@ -165,6 +172,8 @@ def _deliver_publish(
     """Enqueue a routed message; return what a confirming basic_publish must raise."""
     if not queues:
         self._vhost.dropped["unroutable"] += 1
+        if self._broker._losses is not None:
+            self._record_unroutable(message, mandatory)
         if mandatory:
             self._return(message)  # spec 8.4
             if self._confirming:
@@ -190,6 +199,24 @@ def _enqueue(message: Message, queues: list[Queue], ttl_ms: int | None) -> bool:
         if not queue._publish(message, ttl_ms):
             rejected = True  # spec 5.4: still lands in the others
     return rejected
+
+
+def _record_unroutable(self: Channel, message: Message, mandatory: bool) -> None:
+    """Note an unroutable publish for the strict check, unless its publisher was told
+    (mandatory, with a return callback or a confirming channel to hear it)."""
+    losses = self._broker._losses
+    if losses is None:
+        return
+    if not mandatory:
+        where = f"exchange {message.exchange!r} routed it to no queue (not mandatory: dropped)"
+    elif self._return_callbacks or self._confirming:
+        return  # basic.return reached the publisher (spec 8.4)
+    else:
+        where = (
+            f"exchange {message.exchange!r} routed it to no queue; it was returned (mandatory) "
+            f"to channel {self.channel_number}, which has no return callback"
+        )
+    losses.record("unroutable", self._vhost.name, message, where)
 
 
 def _return(self: Channel, message: Message) -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ._arguments import QueueArguments
+from ._losses import record_length_drop
 from ._properties import Message
 from ._ready import Entry, Fifo, PriorityFifo, QueueEntry
 
@@ -333,6 +334,8 @@ class Queue:
                 self._dead_letter(message, "maxlen", now)
             else:
                 self.stats.dropped["overflow"] += 1
+                if self._vhost._broker._losses is not None:
+                    record_length_drop(self, "overflow", message)
             return False
         if args.message_ttl is not None and (ttl_ms is None or args.message_ttl < ttl_ms):
             ttl_ms = args.message_ttl  # spec 3.1: the lower TTL wins
@@ -424,12 +427,16 @@ class Queue:
             self._journal.message_removed(entry)
         if self._args.dead_letter_exchange is None:
             self.stats.dropped[reason] += 1
+            if reason == "maxlen" and self._vhost._broker._losses is not None:
+                record_length_drop(self, reason, entry.message)
         else:
             self._dead_letter(entry.message, reason, now)
 
     def _dead_letter(self, message: Message, reason: str, now: float) -> None:
         if self._args.dead_letter_exchange is None:
             self.stats.dropped[reason] += 1
+            if reason == "maxlen" and self._vhost._broker._losses is not None:
+                record_length_drop(self, "overflow", message)  # reject-publish-dlx without a DLX
             return
         self.stats.dead_lettered += 1
         self._vhost._dead_letter(self, message, reason, now)

@@ -249,6 +249,14 @@ class VirtualHost:
         exchange = self.exchanges.get(args.dead_letter_exchange)
         if exchange is None:
             self.dropped["dead_letter_exchange_missing"] += 1  # spec 4.2: dropped silently
+            if self._broker._losses is not None:
+                self._broker._losses.record(
+                    "dead_letter_exchange_missing",
+                    self.name,
+                    message,
+                    f"dead-lettered ({reason}) from queue {queue.name!r} to exchange "
+                    f"{args.dead_letter_exchange!r}, which does not exist: dropped",
+                )
             return
         dead, keys = dead_letter_message(
             message, queue.name, reason, now, exchange.name, args.dead_letter_routing_key
@@ -260,6 +268,14 @@ class VirtualHost:
             targets = kept
         if not targets:
             self.dropped["dead_letter_unroutable"] += 1
+            if self._broker._losses is not None:
+                self._broker._losses.record(
+                    "dead_letter_unroutable",
+                    self.name,
+                    message,
+                    f"dead-lettered ({reason}) from queue {queue.name!r} to exchange "
+                    f"{exchange.name!r}, which routed it to no queue: dropped",
+                )
             return
         only_queue = len(targets) == 1
         for target in targets:
