@@ -152,3 +152,21 @@ def test_messages_without_headers_share_their_immutable_properties(
     queued = broker.queues["q"].peek()[0].properties
     _, properties, _ = ch.basic_get("q", auto_ack=True)
     assert properties is queued
+
+
+def test_wire_decoded_properties_keep_their_bytes_in_each_copy(ch: Channel, broker: Broker) -> None:
+    # a driver resends a message's properties byte for byte; a delivery's private
+    # copy is equal to them, so it keeps them (amqpmodel.driver.EncodedProperties)
+    from amqpmodel.driver import EncodedProperties
+
+    decoded = EncodedProperties.decoded(b"encoded", headers={"attempt": 1, "path": ["a"]})
+    ch.queue_declare("q")
+    ch.basic_publish("", "q", b"m", decoded)
+    method, properties, _ = ch.basic_get("q")
+    assert method is not None and type(properties) is EncodedProperties
+    assert properties is not decoded and properties.encoded == b"encoded"
+    assert properties.headers is not None
+    properties.headers["path"].append("b")
+    ch.basic_reject(method.delivery_tag, requeue=True)
+    _, again, _ = ch.basic_get("q", auto_ack=True)
+    assert again is not None and again.headers == {"attempt": 1, "path": ["a"]}
