@@ -4,7 +4,7 @@ groups, a chord, and acks_late redelivery when a worker dies.
 Each test starts its worker with ``celery.contrib.testing.worker.start_worker``
 (solo pool, a thread). Celery drives a transport without an event loop with
 its blocking loop, which checks for shutdown between ``drain_events(timeout=2)``
-calls; ``running_worker`` wakes that drain when the test is done, so a
+calls; ``stop_promptly`` wakes that drain when the test is done, so a
 worker stops in milliseconds instead of up to two seconds.
 """
 
@@ -81,21 +81,30 @@ def make_app(backend: str = "rpc://") -> Celery:
 
 @contextmanager
 def running_worker(app: Celery, broker: Broker, **kwargs: Any) -> Iterator[Any]:
-    with start_worker(app, pool="solo", shutdown_timeout=5, **kwargs) as worker:
-        try:
-            yield worker
-        finally:
-            # the blocking loop checks for shutdown between drains, and drains once
-            # more after the check: wake its drains until the worker has left the loop
-            worker_state.should_terminate = 0
-            deadline = time.monotonic() + 5
-            while worker.blueprint.state == RUN and time.monotonic() < deadline:
-                for connection in broker.connections:
-                    try:
-                        connection.add_callback_threadsafe(lambda: None)
-                    except ConnectionClosed:
-                        pass
-                time.sleep(0.002)
+    kwargs.setdefault("pool", "solo")
+    try:
+        with start_worker(app, shutdown_timeout=5, **kwargs) as worker:
+            try:
+                yield worker
+            finally:
+                stop_promptly(worker, broker)
+    finally:
+        worker_state.should_stop = None
+
+
+def stop_promptly(worker: Any, broker: Broker) -> None:
+    """Ask for a warm shutdown (the pool's threads are stopped too) and wake the
+    worker's drains: its blocking loop checks for shutdown between drains and
+    drains once more after the check, so wake them until it has left the loop."""
+    worker_state.should_stop = 0
+    deadline = time.monotonic() + 5
+    while worker.blueprint.state == RUN and time.monotonic() < deadline:
+        for connection in broker.connections:
+            try:
+                connection.add_callback_threadsafe(lambda: None)
+            except ConnectionClosed:
+                pass
+        time.sleep(0.002)
 
 
 def test_tasks_round_trip_over_rpc_results(broker: Broker) -> None:
@@ -169,3 +178,26 @@ def test_acks_late_task_is_redelivered_after_its_worker_dies(broker: Broker) -> 
     assert runs == [False, True]
     assert queue.messages == 0
     assert_accounted(broker)
+
+
+def test_thread_pool_worker_takes_only_its_prefetch(broker: Broker) -> None:
+    app = make_app()
+    app.conf.worker_prefetch_multiplier = 1
+    started = threading.Semaphore(0)
+    release = threading.Event()
+
+    @app.task(name="blocking", shared=False, acks_late=True)
+    def blocking(n: int) -> int:
+        started.release()
+        release.wait(5)
+        return n
+
+    with running_worker(app, broker, pool="threads", concurrency=2):
+        results = [blocking.delay(n) for n in range(5)]
+        assert started.acquire(timeout=5) and started.acquire(timeout=5)
+        queue = broker.queues["celery"]
+        # basic.qos prefetch_count = multiplier x concurrency: two unacked, three ready
+        assert (queue.messages_unacknowledged, queue.messages_ready) == (2, 3)
+        release.set()
+        assert [r.get(timeout=5) for r in results] == [0, 1, 2, 3, 4]
+    assert queue.messages == 0
