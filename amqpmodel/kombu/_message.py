@@ -27,8 +27,20 @@ def received(
     body: bytes,
     delivery_info: dict[str, Any],
 ) -> Any:
-    """The ``amqp.Message`` a py-amqp channel hands over for a delivery or a get-ok."""
-    message = amqp.Message(body, channel=channel, **from_properties(properties))
+    """The ``amqp.Message`` a py-amqp channel hands over for a delivery or a get-ok.
+
+    As py-amqp's channels do by default (``auto_decode``), a body with a
+    content_encoding it can decode with arrives as ``str``; other bodies as bytes.
+    """
+    values = from_properties(properties)
+    encoding = values.get("content_encoding")
+    content: bytes | str = body
+    if encoding is not None:
+        try:
+            content = body.decode(encoding)
+        except Exception:  # an encoding Python does not know ("binary"), or bad bytes
+            pass
+    message = amqp.Message(content, channel=channel, **values)
     message.delivery_info = delivery_info
     return message
 

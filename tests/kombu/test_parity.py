@@ -1,0 +1,126 @@
+"""The same kombu code over amqpmodel:// and over py-amqp on a socket (amqpmodel's
+server, which is checked against RabbitMQ elsewhere): the same messages, the
+same properties and delivery info, the same errors at the same calls."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from typing import Any
+
+import amqp.exceptions
+import kombu
+import pytest
+from kombu import Consumer, Exchange, Producer, Queue
+
+from amqpmodel import Broker
+from amqpmodel.testing import assert_accounted
+
+pytest.importorskip("pamqp")
+from amqpmodel.server import serve  # noqa: E402
+
+pytestmark = pytest.mark.timeout(20)
+
+Scenario = Callable[[kombu.Connection], Any]
+
+
+def run_both(scenario: Scenario) -> list[Any]:
+    """Run ``scenario`` on both kinds of connection, each on a fresh broker."""
+    results = []
+    for wire in (False, True):
+        broker = Broker()
+        if wire:
+            with serve(broker) as url:
+                with kombu.Connection(url.replace("amqp://", "pyamqp://")) as conn:
+                    results.append(scenario(conn))
+        else:
+            with kombu.Connection("amqpmodel://", transport_options={"broker": broker}) as conn:
+                results.append(scenario(conn))
+        assert_accounted(broker)
+    return results
+
+
+def describe(message: kombu.Message) -> dict[str, Any]:
+    info = dict(message.delivery_info)
+    info.pop("consumer_tag", None)
+    return {
+        "body": message.body,
+        "headers": message.headers,
+        "properties": message.properties,
+        "content_type": message.content_type,
+        "content_encoding": message.content_encoding,
+        "delivery_info": info,
+    }
+
+
+def error_of(call: Callable[[], Any]) -> tuple[list[str], int, str, str]:
+    """The py-amqp classes of the error ``call`` raises, its code, text and method."""
+    with pytest.raises(amqp.exceptions.AMQPError) as raised:
+        call()
+    error = raised.value
+    classes = [c.__name__ for c in type(error).__mro__ if c.__module__ == "amqp.exceptions"]
+    return classes, error.reply_code, error.reply_text, error.method_name
+
+
+def test_messages_look_the_same() -> None:
+    def scenario(conn: kombu.Connection) -> list[dict[str, Any]]:
+        queue = Queue("parity", Exchange("parity-x", type="topic"), routing_key="a.*")
+        producer = Producer(conn.default_channel)
+        producer.publish(
+            {"n": 1},
+            exchange="parity-x",
+            routing_key="a.b",
+            declare=[queue],
+            headers={
+                "s": "é",
+                "b": b"raw",
+                "t": (1, 2.5, None),
+                "d": {"x": True},
+                "when": datetime.datetime(2024, 5, 6, 7, 8, 9),
+            },
+            priority=4,
+            correlation_id="c",
+            reply_to="r",
+            expiration=60,
+            message_id="m",
+            timestamp=1_700_000_000,
+            type="kind",
+            app_id="app",
+        )
+        producer.publish("plain text", exchange="parity-x", routing_key="a.c")
+        bound = queue(conn.default_channel)
+        first = bound.get()
+        first.requeue()
+        seen = [describe(m) for m in (bound.get(no_ack=True), bound.get(no_ack=True))]
+        got: list[kombu.Message] = []
+        producer.publish(b"\x00bytes", exchange="parity-x", routing_key="a.d", serializer="raw")
+        with Consumer(conn.channel(), [queue], callbacks=[lambda b, m: got.append(m)]):
+            conn.drain_events(timeout=2)
+        got[0].ack()
+        seen.append(describe(got[0]))
+        return seen
+
+    in_process, wire = run_both(scenario)
+    assert in_process == wire
+    assert in_process[0]["delivery_info"]["redelivered"] is True
+
+
+def test_errors_are_the_same() -> None:
+    def scenario(conn: kombu.Connection) -> list[Any]:
+        channel = conn.channel()
+        channel.queue_declare("q", durable=True, auto_delete=False)
+        found = [error_of(lambda: channel.queue_declare("q", durable=False, auto_delete=False))]
+        found.append(channel.queue_declare("q", passive=True)[1:])  # reopened
+        found.append(error_of(lambda: channel.queue_declare("missing", passive=True)))
+        found.append(error_of(lambda: channel.exchange_declare("amq.x", "direct")))
+        Producer(channel).publish("lost", exchange="missing", routing_key="q")
+        found.append(error_of(lambda: channel.queue_declare("q", passive=True)))
+        found.append(channel.queue_declare("q", passive=True)[1:])
+        return found
+
+    in_process, wire = run_both(scenario)
+    assert in_process == wire
+    assert in_process[0][:2] == (
+        ["PreconditionFailed", "IrrecoverableChannelError", "ChannelError", "AMQPError"],
+        406,
+    )
