@@ -124,3 +124,58 @@ def test_errors_are_the_same() -> None:
         ["PreconditionFailed", "IrrecoverableChannelError", "ChannelError", "AMQPError"],
         406,
     )
+
+
+def test_returns_and_broker_cancels_are_the_same() -> None:
+    def scenario(conn: kombu.Connection) -> list[Any]:
+        found: list[Any] = []
+
+        def on_return(error: Any, exchange: str, routing_key: str, message: Any) -> None:
+            found.append(
+                (
+                    type(error).__mro__[1 if "kombu" in type(error).__module__ else 0].__name__,
+                    error.reply_code,
+                    error.reply_text,
+                    exchange,
+                    routing_key,
+                    message.body,
+                )
+            )
+
+        producer = Producer(conn.default_channel, on_return=on_return)
+        producer.publish("back", routing_key="nowhere", mandatory=True)
+        conn.drain_events(timeout=2)
+        queue = Queue("doomed")
+        channel = conn.channel()
+        queue(channel).declare()
+        Consumer(channel, [queue]).consume()
+        conn.default_channel.queue_delete("doomed")
+        with pytest.raises(amqp.exceptions.ConsumerCancelled) as raised:
+            conn.drain_events(timeout=2)
+        found.append(raised.value.args[2:])  # (method_sig, method_name); tags differ
+        return found
+
+    in_process, wire = run_both(scenario)
+    assert in_process == wire
+    assert in_process[0][1:] == (312, "NO_ROUTE", "", "nowhere", "back")
+
+
+def test_unknown_vhost_is_refused_the_same() -> None:
+    found = []
+    for url in ("amqpmodel:///nowhere", None):
+        broker = Broker()
+        if url is None:
+            with serve(broker) as wire_url:
+                conn = kombu.Connection(
+                    wire_url.replace("amqp://", "pyamqp://").replace("%2F", "nowhere")
+                )
+                with pytest.raises(amqp.exceptions.NotAllowed) as raised:
+                    conn.connect()
+                conn.release()
+        else:
+            conn = kombu.Connection(url, transport_options={"broker": broker})
+            with pytest.raises(amqp.exceptions.NotAllowed) as raised:
+                conn.connect()
+            conn.release()
+        found.append((raised.value.reply_code, raised.value.reply_text))
+    assert found[0] == found[1]
