@@ -121,14 +121,18 @@ class Channel(base.StdChannel):
         self.connection.check_open()
         try:
             return method(*args, **kwargs)
-        except amqpmodel.AMQPError as error:
-            if not error.is_connection_error:
-                self._revive()
-            raise _errors.translate(error) from error
+        # the "already closed" errors and the confirm reports are AMQPErrors too,
+        # but refuse nothing: they come before the refusals
         except amqpmodel.ChannelClosed as error:
             raise _errors.closed_channel_error((error.reply_code, error.reply_text)) from error
         except amqpmodel.ConnectionClosed as error:
             raise _errors.closed_connection_error((error.reply_code, error.reply_text)) from error
+        except (amqpmodel.UnroutableError, amqpmodel.NackError):
+            raise
+        except amqpmodel.AMQPError as error:
+            if not error.is_connection_error:
+                self._revive()
+            raise _errors.translate(error) from error
 
     def raise_refusal(self) -> None:
         """Raise (once) the refusal of an earlier publish, reopening the channel."""
@@ -322,6 +326,10 @@ class Channel(base.StdChannel):
             self.core.basic_publish(exchange, routing_key, body, properties, mandatory, immediate)
         except (amqpmodel.UnroutableError, amqpmodel.NackError):
             pass  # after confirm_select: the confirm goes to events['basic_ack'/'basic_nack']
+        except amqpmodel.ChannelClosed as error:
+            raise _errors.closed_channel_error((error.reply_code, error.reply_text)) from error
+        except amqpmodel.ConnectionClosed as error:
+            raise _errors.closed_connection_error((error.reply_code, error.reply_text)) from error
         except amqpmodel.AMQPError as error:
             refused = _errors.translate(error)
             refused.__cause__ = error
@@ -329,10 +337,6 @@ class Channel(base.StdChannel):
                 self.connection.refuse(refused)
             else:
                 self._refused = refused
-        except amqpmodel.ChannelClosed as error:
-            raise _errors.closed_channel_error((error.reply_code, error.reply_text)) from error
-        except amqpmodel.ConnectionClosed as error:
-            raise _errors.closed_connection_error((error.reply_code, error.reply_text)) from error
 
     def _publish_confirmed(
         self,

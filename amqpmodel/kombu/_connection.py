@@ -128,10 +128,10 @@ class Connection:
             return self.channels[channel_id]  # as py-amqp: the channel already open
         try:
             channel = self.Channel(self, channel_id)
-        except amqpmodel.AMQPError as error:
-            raise _errors.translate(error) from error
         except amqpmodel.ConnectionClosed as error:
             raise _errors.closed_connection_error(self.core.close_reason) from error
+        except amqpmodel.AMQPError as error:
+            raise _errors.translate(error) from error
         self.channels[channel.channel_id] = channel
         return channel
 

@@ -270,3 +270,31 @@ def test_confirm_select_hands_confirms_to_event_handlers(conn: kombu.Connection)
     conn.drain_events(timeout=1)
     assert acks == [(1, False), (2, False)]
     assert returned == ["nowhere"]
+
+
+def test_confirm_publish_of_an_unroutable_mandatory_message_returns_it(
+    amqp_broker: Broker,
+) -> None:
+    returned: list[str] = []
+    with kombu.Connection(
+        "amqpmodel://", transport_options={"broker": amqp_broker, "confirm_publish": True}
+    ) as conn:
+        producer = Producer(
+            conn.default_channel, on_return=lambda exc, exchange, key, message: returned.append(key)
+        )
+        producer.publish("back", routing_key="nowhere", mandatory=True)  # acked after its return
+        assert returned == ["nowhere"]
+        producer.publish("kept", routing_key="q", declare=[Queue("q")])
+    assert amqp_broker.queues["q"].messages_ready == 1
+
+
+def test_a_channel_of_a_closed_connection_raises_a_recoverable_error(
+    conn: kombu.Connection, amqp_broker: Broker
+) -> None:
+    channel = conn.channel()
+    for connection in amqp_broker.connections:
+        connection.close(320, "CONNECTION_FORCED - closed via management plugin")
+    with pytest.raises(conn.recoverable_connection_errors) as raised:
+        channel.queue_declare("q")
+    assert raised.value.reply_code == 320
+    assert isinstance(raised.value, amqpmodel.ConnectionClosed)
