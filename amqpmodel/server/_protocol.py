@@ -219,13 +219,6 @@ class ServerConnection:
         except AMQPError as error:
             self._connection_error(error)
             consumed = len(buffer)
-        except ConnectionClosed as closed:
-            # the broker closed this connection (an operator, a test, shutdown) and the
-            # client's method arrived before our drain could tell it: tell it now
-            if self._state == "opened":
-                self._send_before_close(None)
-                self._send_connection_close(closed.reply_code, closed.reply_text)
-            consumed = len(buffer)
         except Exception:  # a bug of ours: never take the server down
             log.exception("internal error on connection %s", self.peer)
             self._connection_error(InternalError("internal error"))
@@ -392,6 +385,11 @@ class ServerConnection:
     ) -> None:
         """channel.close for a channel-level error (spec 9.1, 9.3)."""
         if self._state != "opened":
+            return
+        if isinstance(error, ConnectionClosed):
+            # the broker closed this connection (an operator, a test, shutdown) and the
+            # client's method arrived before our drain told it: connection.close, its reason
+            self._connection_error(error)
             return
         self._send_before_close(server_channel.core)
         class_id, method_id = (
