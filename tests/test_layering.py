@@ -1,4 +1,4 @@
-"""Layering: the drivers of the core (``amqpmodel/server/``, ``amqpmodel/store/``) use
+"""Layering: the drivers of the core (``amqpmodel/server/``, ``amqpmodel/store/`` and the drop-ins ``pika/``, ``kombu/``) use
 only its public interface (``amqpmodel``, ``amqpmodel.driver`` and public members;
 see the docstring of ``amqpmodel/driver.py``), never an underscored name of it.
 
