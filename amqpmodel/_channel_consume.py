@@ -83,7 +83,7 @@ def basic_get(
             tag, entry.redelivered, entry.exchange, entry.routing_key, target._ready.count
         )
         properties = entry.properties
-        if properties.headers is not None:
+        if properties.headers is not None and self.connection._private_properties:
             properties = delivered_properties(properties)  # the queue's copy stays as it is
         return method, properties, entry.body
     finally:
@@ -281,7 +281,7 @@ def _deliver(self: Channel, consumer: Consumer, queue: Queue, entry: QueueEntry)
         self._global_unacked += 1
         queue._unacked += 1
     properties = entry.properties
-    if properties.headers is not None:
+    if properties.headers is not None and self.connection._private_properties:
         properties = delivered_properties(properties)  # the queue's copy stays as it is
     self.connection._push(
         (

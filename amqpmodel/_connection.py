@@ -53,6 +53,8 @@ class Connection:
         self._drain_lock = threading.RLock()
         self._paused = False  # see pause_deliveries; new channels start paused too
         self._wakeup: Callable[[], None] | None = None
+        # deliveries hand out private copies of mutable properties (see delivered_properties)
+        self._private_properties = True
         self._exclusive_queues: dict[str, Queue] = {}
         self._closed: tuple[int, str] | None = None
 
@@ -140,6 +142,13 @@ class Connection:
         when this connection's pending events go from none to some. Drivers use it
         to schedule a drain, e.g. ``loop.call_soon_threadsafe``."""
         self._wakeup = wakeup
+
+    def encodes_deliveries(self) -> None:
+        """Declare that this connection's driver encodes every delivery, return and
+        get-ok into bytes before anything can change it (the socket server does):
+        deliveries then hand out the queued message's own properties instead of a
+        private copy of their headers, which only an in-process handler needs."""
+        self._private_properties = False
 
     def channel(self, channel_number: int | None = None) -> Channel:
         """Open a channel; the lowest free number when none is given."""

@@ -5,13 +5,14 @@ The core is a state machine without I/O or threads of its own (DESIGN.md).
 Drivers move its events to the outside world and bring outside state in, and
 they use only this module, the names exported by ``amqpmodel``, and the
 public methods below; no driver touches an underscored name of the core (a
-test walks ``amqpmodel/server/`` and ``amqpmodel/store/`` to make sure).
+test walks ``amqpmodel/server/``, ``amqpmodel/store/`` and the drop-ins to make sure).
 
 Events for a connection (``Connection``):
     ``set_wakeup(fn)``: ``fn()`` when callbacks become pending (under the broker
     lock, maybe from another thread); ``has_pending``, ``drain()``,
     ``is_draining``, ``run_pending_now(channel)``, ``close_reason``,
-    ``pause_deliveries(paused)``.
+    ``pause_deliveries(paused)``, ``encodes_deliveries()`` (the driver turns each
+    delivery into bytes at once, so it needs no private copy of its headers).
 Time (``Broker``):
     ``next_deadline()``, ``tick()``, ``add_deadline_listener(fn)``,
     ``remove_deadline_listener(fn)``.

@@ -202,6 +202,7 @@ def on_open(self: ServerConnection, method: Any) -> None:
         raise NotAllowed(f"vhost {vhost} not found", 10, 40)
     self.core = self.broker.connect(vhost, self.user, self.client_properties)
     self.core.set_wakeup(self._wakeup)
+    self.core.encodes_deliveries()  # every delivery becomes frames at once: no private copies
     self._send_method(0, make_method(commands.Connection.OpenOk, known_hosts=""))
     self._state = "opened"
     log.info("connection %s opened: user '%s', vhost '%s'", self.peer, self.user, vhost)

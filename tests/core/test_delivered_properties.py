@@ -170,3 +170,23 @@ def test_wire_decoded_properties_keep_their_bytes_in_each_copy(ch: Channel, brok
     ch.basic_reject(method.delivery_tag, requeue=True)
     _, again, _ = ch.basic_get("q", auto_ack=True)
     assert again is not None and again.headers == {"attempt": 1, "path": ["a"]}
+
+
+
+def test_a_driver_that_encodes_deliveries_gets_the_queued_properties() -> None:
+    # the socket server turns each delivery into frames at once: a private copy of
+    # the headers would be made only to be encoded and dropped
+    broker = Broker()
+    for encodes, expect_shared in ((False, False), (True, True)):
+        connection = broker.connect()
+        if encodes:
+            connection.encodes_deliveries()
+        channel = connection.channel()
+        channel.queue_declare("q")
+        channel.basic_publish("", "q", b"x", BasicProperties(headers={"a": 1}))
+        method, first, _ = channel.basic_get("q")
+        channel.basic_nack(method.delivery_tag, requeue=True)
+        _, second, _ = channel.basic_get("q", auto_ack=True)
+        assert first.headers == second.headers == {"a": 1}
+        assert (first is second) is expect_shared
+        connection.close()
