@@ -7,7 +7,17 @@ available in any project that has amqpmodel installed:
 - ``amqp_clock``: that clock (``amqp_clock.advance(seconds)``);
 - ``amqp_connection`` and ``amqp_channel``: an open connection and channel;
 - ``amqp_url``: the URL of an AMQP server (``amqpmodel.server.serve``) for the
-  test's ``amqp_broker``, for aio-pika, pika, kombu and other socket clients.
+  test's ``amqp_broker``, for aio-pika, pika, kombu and other socket clients;
+- ``amqp_pika``: ``patch_pika(amqp_broker)`` for the test, so unmodified code's
+  ``pika.BlockingConnection(...)`` reaches the test's broker in process (needs
+  pika and the server extra);
+- ``amqp_kombu``: a kombu ``Connection("amqpmodel://")`` on the test's
+  ``amqp_broker``, which is the process's default broker while the test runs,
+  so Celery's ``broker_url = "amqpmodel://"`` reaches it too (needs kombu).
+
+With kombu installed, the plugin makes ``amqpmodel://`` known to kombu at
+start (kombu has no discovery of other packages' transports), so a test suite
+needs no ``import amqpmodel.kombu`` first.
 
 ``amqp_url`` starts one server per test, on the test's own ``amqp_broker``:
 what a socket client does is then visible in ``amqp_broker.queues``, and
@@ -45,8 +55,9 @@ with where it went. The broker records these only in strict tests (the last
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Generator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -57,7 +68,17 @@ from ._connection import Connection
 from ._losses import LossLog, describe_message
 from ._methods import Deliver
 
-__all__ = ["assert_accounted", "assert_strict", "crash", "record_losses", "strict_findings"]
+if TYPE_CHECKING:
+    from .pika import PikaPatch
+
+__all__ = [
+    "assert_accounted",
+    "assert_strict",
+    "crash",
+    "patch_pika",
+    "record_losses",
+    "strict_findings",
+]
 
 _MARKER = "amqp_strict"
 _SHOWN = 20  # offenders listed in a failure message
@@ -192,7 +213,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def patch_pika(broker: Broker) -> contextlib.AbstractContextManager[PikaPatch]:
+    """While active, every ``pika.BlockingConnection(...)`` in unmodified code opens
+    an in-process connection to ``broker`` (see ``amqpmodel.pika.patch_pika``)."""
+    from .pika import patch_pika as patch
+
+    return patch(broker)
+
+
+def _register_kombu_alias() -> None:
+    # only the alias: kombu imports amqpmodel.kombu itself when a URL names it
+    try:
+        import kombu.transport
+    except ImportError:  # kombu is optional
+        return
+    kombu.transport.TRANSPORT_ALIASES.setdefault("amqpmodel", "amqpmodel.kombu:Transport")
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _register_kombu_alias()
     config.addinivalue_line(
         "markers",
         f"{_MARKER}(enabled=True): fail the test on unacked deliveries, unroutable "
@@ -259,3 +298,31 @@ def amqp_url(amqp_broker: Broker) -> Iterator[str]:
         )
     with serve(amqp_broker) as url:
         yield url
+
+
+@pytest.fixture
+def amqp_pika(amqp_broker: Broker) -> Iterator[PikaPatch]:
+    try:
+        from .pika import patch_pika as patch
+    except ImportError as error:
+        pytest.skip(f"amqp_pika needs pika and the server extra (pip install 'amqpmodel[pika]'): {error}")
+    with patch(amqp_broker) as patched:
+        yield patched
+        for connection in patched.connections:  # as the process's exit would close them
+            connection.close()
+
+
+@pytest.fixture
+def amqp_kombu(amqp_broker: Broker) -> Iterator[Any]:
+    try:
+        import kombu
+
+        from .kombu import use_broker
+    except ImportError as error:
+        pytest.skip(f"amqp_kombu needs kombu (pip install kombu): {error}")
+    with use_broker(amqp_broker):
+        connection: Any = kombu.Connection("amqpmodel://")  # type: ignore[attr-defined,no-untyped-call]
+        try:
+            yield connection
+        finally:
+            connection.release()
