@@ -137,9 +137,13 @@ class InProcessConnection(pika.connection.Connection):  # type: ignore[misc]
     def _deliver_to_client(self) -> None:
         self._delivery_scheduled = False
         chunks, self._to_client = self._to_client, []
-        if self._transport is None or not chunks:
-            return
-        self._on_data_available(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+        # chunk by chunk (each holds whole frames): pika trims its read buffer by
+        # copying what is left after every frame, so one large buffer costs its square
+        receive = self._on_data_available
+        for chunk in chunks:
+            if self._transport is None:
+                return
+            receive(chunk)
 
     def _server_hung_up(self) -> None:
         """The server closed its end: after what it sent, pika reads end of file."""

@@ -20,7 +20,8 @@ from __future__ import annotations
 import datetime
 import decimal
 import struct
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 from pamqp import commands, decode, encode
 from pamqp.base import Frame as Method
@@ -176,6 +177,11 @@ def decode_method(payload: bytes) -> Method:
     if len(payload) < 4:
         raise DecodeError("method frame shorter than its class and method ids")
     (index,) = _METHOD_INDEX.unpack_from(payload)
+    fast = _FAST_DECODERS.get(index)
+    if fast is not None:
+        decoded = fast(payload)
+        if decoded is not None:
+            return decoded
     method_class: Any = commands.INDEX_MAPPING[index]  # KeyError: unknown method
     method: Method = method_class.__new__(method_class)
     try:
@@ -184,6 +190,52 @@ def decode_method(payload: bytes) -> Method:
         raise DecodeError(f"cannot decode {method_class.name}: {error}") from None
     return method
 
+
+_ACK_ARGUMENTS = struct.Struct(">QB")
+
+
+def _fast_ack(payload: bytes) -> Method | None:
+    """basic.ack, sent once per consumed message: decoded without the generic walk.
+    None (the generic decoder decides) unless the payload has exactly its size."""
+    if len(payload) != 13:
+        return None
+    delivery_tag, bits = _ACK_ARGUMENTS.unpack_from(payload, 4)
+    method: Any = _BasicAck.__new__(_BasicAck)
+    method.delivery_tag = delivery_tag
+    method.multiple = bool(bits & 1)
+    return cast(Method, method)
+
+
+def _fast_publish(payload: bytes) -> Method | None:
+    """basic.publish (ticket, exchange, routing key, mandatory/immediate bits)."""
+    end = len(payload)
+    offset = 6  # class and method ids, the reserved ticket
+    if end < offset + 1:
+        return None
+    length = payload[offset]
+    exchange_end = offset + 1 + length
+    if exchange_end >= end:
+        return None
+    key_length = payload[exchange_end]
+    key_end = exchange_end + 1 + key_length
+    if key_end + 1 != end:
+        return None
+    method: Any = _BasicPublish.__new__(_BasicPublish)
+    method.ticket = (payload[4] << 8) | payload[5]
+    method.exchange = payload[offset + 1 : exchange_end].decode("utf-8", "surrogateescape")
+    method.routing_key = payload[exchange_end + 1 : key_end].decode("utf-8", "surrogateescape")
+    bits = payload[key_end]
+    method.mandatory = bool(bits & 1)
+    method.immediate = bool(bits & 2)
+    return cast(Method, method)
+
+
+_BasicAck: Any = commands.Basic.Ack
+_BasicPublish: Any = commands.Basic.Publish
+_FAST_DECODERS: dict[int, Callable[[bytes], Method | None]] = {
+    commands.Basic.Ack.index: _fast_ack,
+    commands.Basic.Publish.index: _fast_publish,
+}
 
 _LAYOUTS: dict[type, tuple[tuple[str, str], ...]] = {}
 _SHORT_STRINGS: dict[type, tuple[str, ...]] = {}
@@ -351,11 +403,11 @@ def deliver_frame(
     payload = b"".join(
         (
             _DELIVER_INDEX,
-            _short_string(consumer_tag),
+            _name(consumer_tag),
             _LONG_LONG.pack(delivery_tag),
             b"\x01" if redelivered else b"\x00",
-            _short_string(exchange),
-            _short_string(routing_key),
+            _name(exchange),
+            _name(routing_key),
         )
     )
     return _FRAME_PREFIX.pack(FRAME_METHOD, channel, len(payload)) + payload + _FRAME_END_BYTE
@@ -375,8 +427,8 @@ def get_ok_frame(
             _GET_OK_INDEX,
             _LONG_LONG.pack(delivery_tag),
             b"\x01" if redelivered else b"\x00",
-            _short_string(exchange),
-            _short_string(routing_key),
+            _name(exchange),
+            _name(routing_key),
             _LONG.pack(message_count),
         )
     )
@@ -448,6 +500,22 @@ def _short_string(value: str | bytes) -> bytes:
     if len(data) > 255:
         raise ValueError(f"short string of {len(data)} bytes (at most 255)")
     return bytes((len(data),)) + data
+
+
+_ENCODED_NAMES: dict[str, bytes] = {}
+_ENCODED_NAMES_MAX = 4096
+
+
+def _name(value: str) -> bytes:
+    """A consumer tag, exchange or routing key as a shortstr, remembered: the same
+    few names are encoded into every delivery (a bounded cache, emptied when full)."""
+    data = _ENCODED_NAMES.get(value)
+    if data is None:
+        data = _short_string(value)
+        if len(_ENCODED_NAMES) >= _ENCODED_NAMES_MAX:
+            _ENCODED_NAMES.clear()
+        _ENCODED_NAMES[value] = data
+    return data
 
 
 def encode_table(table: dict[str, Any]) -> bytes:

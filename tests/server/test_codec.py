@@ -6,11 +6,15 @@ from __future__ import annotations
 import struct
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pamqp import commands
 
 from amqpmodel._properties import BasicProperties
 from amqpmodel.server._codec import (
+    DecodeError,
     content_frames,
+    decode_method,
     decode_properties,
     deliver_frame,
     encode_table,
@@ -88,3 +92,61 @@ def test_header_types_survive_decode_and_reencode() -> None:
     changed = BasicProperties(headers=dict(properties.headers))
     header_frame = content_frames(1, changed, b"", 131072)[1]
     assert header_frame.endswith(table)
+
+
+def _generic_decode(payload: bytes) -> dict[str, object]:
+    from amqpmodel.server import _codec
+
+    saved = dict(_codec._FAST_DECODERS)
+    _codec._FAST_DECODERS.clear()
+    try:
+        method = decode_method(payload)
+    finally:
+        _codec._FAST_DECODERS.update(saved)
+    return {name: getattr(method, name) for name in type(method).__slots__}
+
+
+_SHORT = st.binary(max_size=255)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    ticket=st.integers(0, 0xFFFF),
+    exchange=_SHORT,
+    routing_key=_SHORT,
+    bits=st.integers(0, 255),
+    junk=st.binary(max_size=3),
+    cut=st.integers(0, 600),
+)
+def test_the_fast_publish_decoder_agrees_with_the_generic_one(
+    ticket: int, exchange: bytes, routing_key: bytes, bits: int, junk: bytes, cut: int
+) -> None:
+    payload = (
+        struct.pack(">HHH", 60, 40, ticket)
+        + bytes((len(exchange),))
+        + exchange
+        + bytes((len(routing_key),))
+        + routing_key
+        + bytes((bits,))
+        + junk
+    )[: max(4, cut)]
+    try:
+        expected = _generic_decode(payload)
+    except DecodeError:
+        expected = None
+    try:
+        method = decode_method(payload)
+        got = {name: getattr(method, name) for name in type(method).__slots__}
+    except DecodeError:
+        got = None
+    assert got == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(tag=st.integers(0, 2**64 - 1), bits=st.integers(0, 255), junk=st.binary(max_size=2))
+def test_the_fast_ack_decoder_agrees_with_the_generic_one(tag: int, bits: int, junk: bytes) -> None:
+    payload = struct.pack(">HHQB", 60, 80, tag, bits) + junk
+    method = decode_method(payload)
+    assert {name: getattr(method, name) for name in type(method).__slots__} == _generic_decode(
+        payload
+    )
