@@ -1,4 +1,6 @@
-"""Queues: ready messages, TTL at the head, length limits, consumers and dispatch, expiry, counters.
+"""Queues: ready messages, TTL at the head, length limits, dispatch to consumers, expiry.
+
+``Consumer`` and ``QueueStats`` live in ``_consumer.py`` and are re-exported here.
 
 A queue never calls user code: delivering a message means assigning it a
 delivery tag on the consumer's channel and appending it to that connection's
@@ -8,100 +10,20 @@ pending events (DESIGN.md, "How a message flows").
 from __future__ import annotations
 
 import gc
-from collections import Counter
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from ._arguments import QueueArguments
+from ._consumer import Consumer, QueueStats
 from ._losses import record_length_drop
 from ._properties import Message
 from ._ready import Entry, Fifo, PriorityFifo, QueueEntry
 
 if TYPE_CHECKING:
-    from ._channel import Channel
     from ._connection import Connection
     from ._journal import Journal
     from ._vhost import VirtualHost
 
 __all__ = ["Consumer", "Queue", "QueueStats"]
-
-
-@attrs.define(slots=True)
-class QueueStats:
-    """Where every message routed to a queue went.
-
-    Identity (checked by ``Queue._check``): ``enqueued == acked + ready +
-    unacked + dead_lettered + sum(dropped.values())``. Drop reasons: "expired",
-    "maxlen", "rejected", "purged", "overflow", "deleted", "expired_queue".
-    """
-
-    enqueued: int = 0
-    delivered: int = 0
-    acked: int = 0
-    dead_lettered: int = 0
-    dropped: Counter[str] = attrs.field(factory=Counter)
-
-
-class Consumer:
-    """A basic.consume subscription on one queue from one channel."""
-
-    __slots__ = (
-        "auto_ack",
-        "callback",
-        "channel",
-        "exclusive",
-        "on_cancel",
-        "prefetch",
-        "priority",
-        "queue",
-        "registered",
-        "tag",
-        "unacked",
-    )
-
-    def __init__(
-        self,
-        tag: str,
-        channel: Channel,
-        queue: Queue,
-        callback: Callable[..., Any],
-        *,
-        auto_ack: bool,
-        exclusive: bool,
-        priority: int,
-        prefetch: int,
-        on_cancel: Callable[..., Any] | None,
-        registered: int,
-    ) -> None:
-        self.tag = tag
-        self.channel = channel
-        self.queue = queue
-        self.callback = callback
-        self.auto_ack = auto_ack
-        self.exclusive = exclusive
-        self.priority = priority
-        self.prefetch = prefetch
-        self.on_cancel = on_cancel
-        self.registered = registered
-        self.unacked = 0
-
-    def has_room(self) -> bool:
-        # ``channel._paused``: its connection cannot take more now (the server's flow
-        # control); a consumer with a prefetch limit is bounded by that limit anyway
-        if self.auto_ack:
-            return not self.channel._paused  # spec 7.5: no_ack consumers ignore prefetch
-        if self.prefetch:
-            if self.unacked >= self.prefetch:
-                return False
-        elif self.channel._paused:
-            return False
-        channel = self.channel
-        return not channel._global_prefetch or channel._global_unacked < channel._global_prefetch
-
-    def __repr__(self) -> str:
-        return f"<Consumer {self.tag!r} on {self.queue.name!r} unacked={self.unacked}>"
 
 
 class Queue:
