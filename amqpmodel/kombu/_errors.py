@@ -94,7 +94,16 @@ def connection_refused(error: amqpmodel.AMQPError) -> BaseException:
     bases: tuple[type[BaseException], ...] = (_amqp_class(error.reply_code, True),)
     if not issubclass(bases[0], amqp_errors.ConnectionError):
         bases += (amqp_errors.IrrecoverableConnectionError,)
+    if error.reply_code == 403:
+        # a refused login says no more than RabbitMQ tells py-amqp (the reason is logged)
+        return _build((*bases, type(error)), 403, _LOGIN_REFUSED, (10, 11), error)
     return _build((*bases, type(error)), error.reply_code, error.reply_text, (10, 40), error)
+
+
+_LOGIN_REFUSED = (
+    "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. "
+    "For details see the broker logfile."
+)
 
 
 def closed_connection_error(reason: tuple[int, str] | None) -> BaseException:

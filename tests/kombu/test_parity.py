@@ -179,3 +179,27 @@ def test_unknown_vhost_is_refused_the_same() -> None:
             conn.release()
         found.append((raised.value.reply_code, raised.value.reply_text))
     assert found[0] == found[1]
+
+
+def test_an_unknown_user_is_refused_the_same() -> None:
+    found = []
+    for url in ("amqpmodel://nobody@localhost//", None):
+        broker = Broker()
+        if url is None:
+            with serve(broker) as wire_url:
+                conn = kombu.Connection(wire_url.replace("amqp://guest", "pyamqp://nobody"))
+                with pytest.raises(amqp.exceptions.AccessRefused) as raised:
+                    conn.connect()
+                conn.release()
+        else:
+            conn = kombu.Connection(url, transport_options={"broker": broker})
+            with pytest.raises(amqp.exceptions.AccessRefused) as raised:
+                conn.connect()
+            conn.release()
+        found.append((raised.value.reply_code, raised.value.reply_text, raised.value.method_sig))
+    assert found[0] == found[1]
+    assert found[0][:2] == (
+        403,
+        "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. "
+        "For details see the broker logfile.",
+    )
