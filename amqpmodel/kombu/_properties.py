@@ -16,27 +16,15 @@ import decimal
 from typing import Any
 
 import amqpmodel
+from amqpmodel.driver import PROPERTY_NAMES
 
 __all__ = ["from_properties", "to_properties", "wire_value"]
 
 _UTC = datetime.timezone.utc
 
 # py-amqp's property names, in frame order, and amqpmodel's for each
-_NAMES = (
-    ("content_type", "content_type"),
-    ("content_encoding", "content_encoding"),
-    ("application_headers", "headers"),
-    ("delivery_mode", "delivery_mode"),
-    ("priority", "priority"),
-    ("correlation_id", "correlation_id"),
-    ("reply_to", "reply_to"),
-    ("expiration", "expiration"),
-    ("message_id", "message_id"),
-    ("timestamp", "timestamp"),
-    ("type", "type"),
-    ("user_id", "user_id"),
-    ("app_id", "app_id"),
-    ("cluster_id", "cluster_id"),
+_NAMES = tuple(
+    ("application_headers" if name == "headers" else name, name) for name in PROPERTY_NAMES
 )
 
 
