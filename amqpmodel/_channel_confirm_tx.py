@@ -103,9 +103,10 @@ def tx_commit(self: Channel, on_committed: Callable[[], Any] | None = None) -> N
         if live:
             rejected = self._enqueue(message, live, ttl_ms) or rejected
         else:
-            self._vhost.dropped["unroutable"] += 1
-            if self._broker._losses is not None:
-                self._record_unroutable(message, mandatory)
+            if not self._vhost.was_held(message):  # held to route later: not lost (13.5)
+                self._vhost.dropped["unroutable"] += 1
+                if self._broker._losses is not None:
+                    self._record_unroutable(message, mandatory)
             if mandatory:
                 self._return(message)  # spec 8.8: returns come before commit-ok
     for action, records, _ in settles:

@@ -147,7 +147,7 @@ def _publish(
         if props.reply_to == REPLY_TO:
             props = attrs.evolve(props, reply_to=reply_key(self))
     message = Message(exchange, routing_key, props, body, annotations)
-    queues = vhost.route(target, keys, props.headers)
+    queues = vhost.route(target, keys, props.headers, message)
     if self._confirming:
         self._publish_seq += 1
     if not queues and target is vhost.default_exchange and routing_key.startswith(REPLY_TO_PREFIX):
@@ -171,9 +171,10 @@ def _deliver_publish(
 ) -> Exception | None:
     """Enqueue a routed message; return what a confirming basic_publish must raise."""
     if not queues:
-        self._vhost.dropped["unroutable"] += 1
-        if self._broker._losses is not None:
-            self._record_unroutable(message, mandatory)
+        if not self._vhost.was_held(message):  # held to route later: not lost (13.5)
+            self._vhost.dropped["unroutable"] += 1
+            if self._broker._losses is not None:
+                self._record_unroutable(message, mandatory)
         if mandatory:
             self._return(message)  # spec 8.4
             if self._confirming:

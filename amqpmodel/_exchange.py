@@ -1,8 +1,11 @@
-"""Exchanges, bindings and the exchange types (direct, fanout, topic, headers, custom).
+"""Exchanges, bindings, the exchange type registry and the built-in types (direct, fanout, topic, headers).
 
 An exchange type only answers "which destinations do these routing keys and
 headers reach through my bindings?"; following exchange-to-exchange bindings
-and alternate exchanges is the virtual host's job (spec 1.21-1.24).
+and alternate exchanges is the virtual host's job (spec 1.21-1.24). The
+plugin types (x-delayed-message, x-consistent-hash, x-random,
+x-local-random, spec 13) live in their own modules and register themselves
+here exactly as a user's own type would, through ``register_exchange_type``.
 """
 
 from __future__ import annotations
@@ -17,12 +20,15 @@ from ._errors import PreconditionFailed
 from ._topic import TopicIndex
 
 if TYPE_CHECKING:
+    from ._properties import Message
     from ._queue import Queue
+    from ._vhost import VirtualHost
 
 __all__ = [
     "Binding",
     "Exchange",
     "ExchangeType",
+    "ExchangeTypeBase",
     "freeze_arguments",
     "register_exchange_type",
 ]
@@ -51,7 +57,14 @@ class Binding:
 
 
 class ExchangeType(Protocol):
-    """What an exchange type implements; register new ones with ``register_exchange_type``."""
+    """What an exchange type implements; register new ones with ``register_exchange_type``.
+
+    One instance per exchange (the factory is called for each declare). The
+    four methods below are required; ``ExchangeTypeBase`` documents the
+    optional hooks (declare-argument validation, destination validation, a
+    type that holds messages, deletion) that the registry looks up once, when
+    an exchange is created, so a type without them costs nothing.
+    """
 
     def validate_binding(self, routing_key: str, arguments: dict[str, Any]) -> None: ...
 
@@ -66,6 +79,73 @@ class ExchangeType(Protocol):
     def route(
         self, routing_keys: Sequence[str], headers: dict[str, Any] | None
     ) -> Iterable[Destination]: ...
+
+
+class ExchangeTypeBase:
+    """A convenient base for an exchange type: every hook, doing nothing.
+
+    Subclass it and override ``route``, ``bind`` and ``unbind`` (and the hooks
+    you need); a type may also implement the ``ExchangeType`` protocol from
+    scratch and define only the hooks it uses.
+
+    Hooks, in the order an exchange meets them:
+
+    - ``declared(exchange)``: once, when the exchange is created (declared or
+      recovered), before anyone sees it. Read ``exchange.arguments`` here and
+      raise ``PreconditionFailed`` to refuse the declare with 406 (spec 13.2,
+      13.14); a redeclare does not call it again (spec 1.7).
+    - ``validate_binding(routing_key, arguments)`` and
+      ``validate_destination(destination, routing_key, arguments)``: before a
+      binding is added; raise ``PreconditionFailed`` to refuse it (13.11, 13.18).
+    - ``route_message(routing_keys, message)``: routes like ``route`` when the
+      whole message is at hand (publish, dead-lettering), for a type that
+      looks at properties (x-consistent-hash's ``hash-property``, 13.13).
+    - ``hold(vhost, exchange, message, routing_keys)``: when a message reaches
+      the exchange (from a publish, an exchange-to-exchange binding or
+      dead-lettering). Return True to take it out of routing now: it reaches
+      no destination through this exchange (the alternate exchange applies)
+      and the type becomes responsible for it (x-delayed-message routes it
+      later with ``vhost.route_held``). A type that holds messages reports how
+      many in ``messages_held`` and checks its own accounting in ``check()``.
+    - ``deleted(vhost, exchange)``: the exchange was deleted; what it holds is
+      dropped and counted.
+    """
+
+    __slots__ = ()
+
+    messages_held: int = 0
+
+    def declared(self, exchange: Exchange) -> None:
+        pass
+
+    def validate_binding(self, routing_key: str, arguments: dict[str, Any]) -> None:
+        pass
+
+    def validate_destination(
+        self, destination: Destination, routing_key: str, arguments: dict[str, Any]
+    ) -> None:
+        pass
+
+    def bind(self, destination: Destination, routing_key: str, arguments: dict[str, Any]) -> None:
+        pass
+
+    def unbind(self, destination: Destination, routing_key: str, arguments: dict[str, Any]) -> None:
+        pass
+
+    def route(
+        self, routing_keys: Sequence[str], headers: dict[str, Any] | None
+    ) -> Iterable[Destination]:
+        return ()
+
+    def deleted(self, vhost: VirtualHost, exchange: Exchange) -> None:
+        pass
+
+    def check(self) -> None:
+        pass
+
+
+HoldHook = Callable[["VirtualHost", "Exchange", "Message", Sequence[str]], bool]
+RouteMessageHook = Callable[[Sequence[str], "Message"], Iterable[Destination]]
 
 
 def _add(counts: dict[Destination, int], destination: Destination) -> None:
@@ -279,7 +359,11 @@ _EXCHANGE_TYPES: dict[str, ExchangeTypeFactory] = {
 
 
 def register_exchange_type(name: str, factory: ExchangeTypeFactory) -> None:
-    """Make ``exchange_declare(exchange_type=name)`` create exchanges routed by ``factory()``."""
+    """Make ``exchange_declare(exchange_type=name)`` create exchanges routed by ``factory()``.
+
+    ``factory()`` is called once per exchange; what it returns implements
+    ``ExchangeType`` and any of the hooks ``ExchangeTypeBase`` documents.
+    Registering is process-wide, like enabling a plugin on a node."""
     _EXCHANGE_TYPES[name] = factory
 
 
@@ -301,7 +385,10 @@ class Exchange:
         "vhost_name",
         "_bindings_in",
         "_bindings_out",
+        "_hold",
+        "_route_message",
         "_router",
+        "_special",
         "__weakref__",
     )
 
@@ -329,6 +416,14 @@ class Exchange:
         )
         self.vhost_name = vhost_name
         self._router: ExchangeType = factory()
+        declared = getattr(self._router, "declared", None)
+        if declared is not None:
+            declared(self)  # may refuse the declare (406): nothing was created yet
+        # a type that holds messages (x-delayed-message) or routes by properties;
+        # None for the others, so routing them costs one test
+        self._hold: HoldHook | None = getattr(self._router, "hold", None)
+        self._route_message: RouteMessageHook | None = getattr(self._router, "route_message", None)
+        self._special = self._hold is not None or self._route_message is not None
         # identity -> Binding, for bindings where this exchange is the source / destination
         self._bindings_out: dict[Hashable, Binding] = {}
         self._bindings_in: dict[Hashable, Binding] = {}
@@ -338,10 +433,46 @@ class Exchange:
         """Bindings whose source is this exchange, in creation order."""
         return list(self._bindings_out.values())
 
+    @property
+    def messages_delayed(self) -> int:
+        """Messages this exchange holds to route later (x-delayed-message, spec 13.7);
+        0 for a type that holds none."""
+        return int(getattr(self._router, "messages_held", 0))
+
     def route(
         self, routing_keys: Sequence[str], headers: dict[str, Any] | None
     ) -> Iterable[Destination]:
         return self._router.route(routing_keys, headers)
+
+    def _route_with(
+        self, vhost: VirtualHost, message: Message, routing_keys: Sequence[str]
+    ) -> Iterable[Destination] | None:
+        """Route with the whole message at hand; None when this exchange held it."""
+        hold = self._hold
+        if hold is not None and hold(vhost, self, message, routing_keys):
+            return None
+        if self._route_message is not None:
+            return self._route_message(routing_keys, message)
+        return self._router.route(routing_keys, message.properties.headers)
+
+    def _validate_binding(
+        self, destination: Destination, routing_key: str, arguments: dict[str, Any]
+    ) -> None:
+        router = self._router
+        router.validate_binding(routing_key, arguments)
+        validate_destination = getattr(router, "validate_destination", None)
+        if validate_destination is not None:
+            validate_destination(destination, routing_key, arguments)
+
+    def _deleted(self, vhost: VirtualHost) -> None:
+        deleted = getattr(self._router, "deleted", None)
+        if deleted is not None:
+            deleted(vhost, self)
+
+    def _check(self) -> None:
+        check = getattr(self._router, "check", None)
+        if check is not None:
+            check()
 
     def __repr__(self) -> str:
         return f"<Exchange {self.name!r} type={self.type} bindings={len(self._bindings_out)}>"

@@ -58,8 +58,11 @@ def exchange_html(exchange: Exchange) -> str:
         [b.destination_type, b.destination, b.routing_key, b.arguments or ""]
         for b in exchange.bindings
     ]
+    title = f"exchange {exchange.name!r} ({exchange.type})"
+    if exchange.type == "x-delayed-message":  # held messages are counted, and shown (13.7)
+        title += f", {exchange.messages_delayed} delayed"
     return _table(
-        f"exchange {exchange.name!r} ({exchange.type})",
+        title,
         ["destination type", "destination", "routing key", "arguments"],
         rows,
     )
@@ -67,7 +70,7 @@ def exchange_html(exchange: Exchange) -> str:
 
 def vhost_html(vhost: VirtualHost) -> str:
     exchanges = [
-        [x.name or "(default)", x.type, x.durable, x.auto_delete, x.internal]
+        [x.name or "(default)", x.type, x.durable, x.auto_delete, x.internal, x.messages_delayed]
         for x in vhost.exchanges.values()
     ]
     bindings = [
@@ -86,7 +89,11 @@ def vhost_html(vhost: VirtualHost) -> str:
             _QUEUE_HEADER,
             [_queue_row(q) for q in vhost.queues.values()],
         )
-        + _table("exchanges", ["name", "type", "durable", "auto_delete", "internal"], exchanges)
+        + _table(
+            "exchanges",
+            ["name", "type", "durable", "auto_delete", "internal", "delayed"],
+            exchanges,
+        )
         + _table(
             "bindings",
             ["source", "destination type", "destination", "routing key", "arguments"],

@@ -28,6 +28,10 @@ arguments)``
 destination, routing_key, arguments)``
 ``("binding-", ...the same...)``                       it was removed
 ``("redelivered", [seq, ...])``                        at a clean stop: these were delivered (22.17)
+``("delayed", seq, vhost, exchange, due_ms, delay,     a message an x-delayed-message exchange holds,
+message, routing_keys)``                               whatever its delivery mode (spec 13.10)
+``("delayed-", [seq, ...])``                           these were released when due (13.7)
+``("delayed-exchange-", vhost, exchange)``             the exchange was deleted: what it held goes
 =====================================================  ==========================================
 
 Messages: ``Batch.inserts`` maps an entry's ``seq`` (unique in the broker,
@@ -46,6 +50,7 @@ if TYPE_CHECKING:
     from ._broker import Broker
     from ._channel import Channel
     from ._exchange import Binding, Exchange
+    from ._properties import Message
     from ._queue import Queue
     from ._ready import QueueEntry
 
@@ -237,6 +242,36 @@ class Journal:
 
     def redelivered(self, seqs: list[int]) -> None:
         self._record(("redelivered", seqs))
+
+    def delayed_held(
+        self,
+        exchange: Exchange,
+        seq: int,
+        due_ms: int,
+        delay: int,
+        message: Message,
+        routing_keys: tuple[str, ...],
+    ) -> None:
+        """A delayed exchange took a message (stored whatever its delivery mode and the
+        exchange's durability, spec 13.10; recovery keeps those of durable exchanges)."""
+        self._record(
+            (
+                "delayed",
+                seq,
+                exchange.vhost_name,
+                exchange.name,
+                due_ms,
+                delay,
+                message,
+                routing_keys,
+            )
+        )
+
+    def delayed_released(self, seqs: list[int]) -> None:
+        self._record(("delayed-", seqs))
+
+    def delayed_exchange_deleted(self, exchange: Exchange) -> None:
+        self._record(("delayed-exchange-", exchange.vhost_name, exchange.name))
 
     def message_enqueued(self, queue: Queue, entry: QueueEntry) -> None:
         """A message entered a durable queue (the caller checked it is persistent)."""

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import weakref
 from collections import Counter
 from collections.abc import Hashable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._deadletter import dead_letter_message, is_cycle
+from ._errors import InternalError
 from ._exchange import Binding, Exchange, freeze_arguments
+from ._exchange_consistent_hash import ConsistentHashExchangeType
+from ._exchange_delayed import DelayedMessageExchangeType
+from ._exchange_random import LocalRandomExchangeType, RandomExchangeType
 from ._properties import Message
 from ._queue import Queue
 
@@ -18,6 +23,15 @@ if TYPE_CHECKING:
     from ._reply_to import ReplyConsumer
 
 __all__ = ["VirtualHost"]
+
+# the plugin exchange types (spec 13), registered by importing their modules, as
+# a user's own type is by calling register_exchange_type
+PLUGIN_EXCHANGE_TYPES = (
+    DelayedMessageExchangeType,
+    ConsistentHashExchangeType,
+    RandomExchangeType,
+    LocalRandomExchangeType,
+)
 
 # spec 1.1: predeclared in every vhost, durable, not auto-delete
 _PREDECLARED = (
@@ -44,6 +58,10 @@ class VirtualHost:
         self.dropped: Counter[str] = Counter()
         # direct reply-to consumers by their key, amq.rabbitmq.reply-to.<id>
         self._reply_consumers: dict[str, ReplyConsumer] = {}
+        # published messages an exchange took to route later (x-delayed-message): their
+        # publish reaches no queue now but is not a loss (spec 13.5); weak, as a
+        # rolled-back transaction forgets its message
+        self._held: weakref.WeakSet[Message] = weakref.WeakSet()
         for exchange_name, exchange_type, internal in _PREDECLARED:
             self.exchanges[exchange_name] = Exchange(
                 exchange_name, exchange_type, durable=True, internal=internal, vhost_name=name
@@ -105,7 +123,7 @@ class VirtualHost:
         identity = self._identity(destination, routing_key, arguments)
         if identity in source._bindings_out:
             return  # spec 1.22: binding twice creates no duplicate
-        source._router.validate_binding(routing_key, arguments)
+        source._validate_binding(destination, routing_key, arguments)
         binding = Binding(
             source.name,
             destination.name,
@@ -188,6 +206,7 @@ class VirtualHost:
                 destination._bindings_in.pop((exchange.name, identity), None)
         exchange._bindings_out.clear()
         self._unbind_destination(exchange)
+        exchange._deleted(self)  # what it holds is dropped, counted (x-delayed-message)
 
     def _delete_queue(self, queue: Queue, reason: str) -> int:
         """Delete a queue: cancel its consumers (spec 7.8), drop its ready messages."""
@@ -214,9 +233,17 @@ class VirtualHost:
     # ----------------------------------------------------------------- routing (spec 1.2, 1.21-1.24)
 
     def route(
-        self, exchange: Exchange, routing_keys: Sequence[str], headers: dict[str, Any] | None
+        self,
+        exchange: Exchange,
+        routing_keys: Sequence[str],
+        headers: dict[str, Any] | None,
+        message: Message | None = None,
     ) -> list[Queue]:
-        """The queues a message reaches, each once, following e2e bindings and alternates."""
+        """The queues a message reaches, each once, following e2e bindings and alternates.
+
+        With ``message``, an exchange whose type holds messages (x-delayed-message)
+        may take it on the way: it then reaches nothing through that exchange now
+        (its alternate exchange applies, spec 13.6) and ``was_held`` says so."""
         if exchange is self.default_exchange:
             queues = self.queues
             if len(routing_keys) == 1:
@@ -224,12 +251,19 @@ class VirtualHost:
                 return [queue] if queue is not None else []
             return [queues[key] for key in routing_keys if key in queues]
         found: dict[Queue, None] = {}
+        held = False
         seen = {exchange}
         work = [exchange]
         exchanges = self.exchanges
         while work:
             current = work.pop()
-            destinations = current.route(routing_keys, headers)
+            if current._special and message is not None:
+                destinations: Any = current._route_with(self, message, routing_keys)
+                if destinations is None:
+                    destinations = ()
+                    held = True
+            else:
+                destinations = current.route(routing_keys, headers)
             if not destinations and current.alternate_exchange is not None:
                 alternate = exchanges.get(current.alternate_exchange)  # missing: ignored (1.23)
                 destinations = (alternate,) if alternate is not None else ()
@@ -239,7 +273,50 @@ class VirtualHost:
                 elif destination not in seen:
                     seen.add(destination)
                     work.append(destination)
+        if held and not found:
+            self._held.add(message)  # type: ignore[arg-type]
         return list(found)
+
+    def was_held(self, message: Message) -> bool:
+        """Whether an exchange took ``message`` to route later (then a publish that
+        reached no queue is not a loss, spec 13.5); forgets it."""
+        if message in self._held:
+            self._held.discard(message)
+            return True
+        return False
+
+    def route_held(
+        self,
+        exchange: Exchange,
+        message: Message,
+        routing_keys: Sequence[str],
+        ttl_ms: int | None,
+        now: float,
+    ) -> bool:
+        """Route a message an exchange held (x-delayed-message at due time, spec 13.7):
+        with the bindings existing now, alternate exchange included; no confirm,
+        return or trace follows. False (and counted as ``delayed_unroutable``) when
+        it reaches no queue."""
+        queues = self.route(exchange, routing_keys, message.properties.headers, message)
+        if not queues:
+            if self.was_held(message):
+                return True  # another delayed exchange on the path took it
+            self.dropped["delayed_unroutable"] += 1
+            if self._broker._losses is not None:
+                self._broker._losses.record(
+                    "delayed_unroutable",
+                    self.name,
+                    message,
+                    f"delayed by exchange {exchange.name!r}; when due it routed to no queue: "
+                    "dropped",
+                )
+            return False
+        if len(queues) == 1:
+            queues[0]._publish(message, ttl_ms, now, True)
+        else:
+            for queue in queues:
+                queue._publish(message, ttl_ms, now)
+        return True
 
     # ----------------------------------------------------------------- dead-lettering (spec 4)
 
@@ -261,7 +338,12 @@ class VirtualHost:
         dead, keys = dead_letter_message(
             message, queue.name, reason, now, exchange.name, args.dead_letter_routing_key
         )
-        targets = self.route(exchange, keys, dead.properties.headers)
+        try:
+            targets = self.route(exchange, keys, dead.properties.headers, dead)
+        except InternalError:  # an x-delay a delayed exchange cannot read: routed at once
+            targets = self.route(exchange, keys, dead.properties.headers)
+        if not targets and self.was_held(dead):
+            return  # a delayed exchange took it (spec 13.7)
         if reason != "rejected":
             kept = [target for target in targets if not is_cycle(target.name, dead)]
             self.dropped["dead_letter_cycle"] += len(targets) - len(kept)

@@ -37,6 +37,7 @@ from typing import Any
 from ._arguments import parse_queue_arguments
 from ._broker import Broker
 from ._exchange import Exchange, exchange_type_factory
+from ._exchange_delayed import DelayedMessageExchangeType
 from ._field_values import TAGGED_INTS, Float32, TaggedInt
 from ._journal import PERSISTENT, Batch, Journal
 from ._properties import _PROPERTY_NAMES as PROPERTY_NAMES
@@ -69,6 +70,7 @@ __all__ = [
     "record_delivered",
     "is_utf8",
     "restore_binding",
+    "restore_delayed",
     "restore_exchange",
     "restore_messages",
     "restore_queue",
@@ -187,6 +189,31 @@ def restore_binding(
     if source_exchange is None or target is None:
         return False
     host.add_binding(source_exchange, target, routing_key, arguments)
+    return True
+
+
+def restore_delayed(
+    broker: Broker,
+    vhost: str,
+    exchange: str,
+    seq: int,
+    due_ms: int,
+    delay: int,
+    message: Message,
+    routing_keys: tuple[str, ...],
+) -> bool:
+    """Give a stored delayed message back to its x-delayed-message exchange (spec
+    13.10); False when that exchange did not come back (it was not durable, or its
+    type is gone): the message is then dropped. Overdue ones are released at the
+    next ``tick()``."""
+    host = broker.vhosts.get(vhost)
+    target = host.exchanges.get(exchange) if host is not None else None
+    if host is None or target is None:
+        return False
+    router = target._router
+    if not isinstance(router, DelayedMessageExchangeType):
+        return False
+    router.restore(host, target, (message, tuple(routing_keys), seq, delay), due_ms)
     return True
 
 

@@ -99,10 +99,14 @@ def crash(broker: Broker) -> None:
 
 def assert_accounted(broker: Broker) -> None:
     """Assert, for every queue of every vhost, that every message routed to it is
-    acked, ready, unacked, dead-lettered or dropped for a named reason."""
+    acked, ready, unacked, dead-lettered or dropped for a named reason; and, for every
+    exchange that holds messages (x-delayed-message), that every message it took is
+    still held, released when due, or dropped with the exchange."""
     for vhost in broker.vhosts.values():
         for queue in vhost.queues.values():
             queue._check()
+        for exchange in vhost.exchanges.values():
+            exchange._check()
 
 
 def record_losses(broker: Broker, limit: int = 100) -> None:
@@ -165,7 +169,12 @@ def _counted_losses(broker: Broker) -> list[str]:
     # mandatory returns are among "unroutable" here
     found = []
     for vhost in broker.vhosts.values():
-        for reason in ("unroutable", "dead_letter_unroutable", "dead_letter_exchange_missing"):
+        for reason in (
+            "unroutable",
+            "dead_letter_unroutable",
+            "dead_letter_exchange_missing",
+            "delayed_unroutable",
+        ):
             if vhost.dropped[reason]:
                 found.append(
                     f"{reason}: {vhost.dropped[reason]} message(s) in vhost {vhost.name!r}"
@@ -305,7 +314,9 @@ def amqp_pika(amqp_broker: Broker) -> Iterator[PikaPatch]:
     try:
         from .pika import patch_pika as patch
     except ImportError as error:
-        pytest.skip(f"amqp_pika needs pika and the server extra (pip install 'amqpmodel[pika]'): {error}")
+        pytest.skip(
+            f"amqp_pika needs pika and the server extra (pip install 'amqpmodel[pika]'): {error}"
+        )
     with patch(amqp_broker) as patched:
         yield patched
         for connection in patched.connections:  # as the process's exit would close them

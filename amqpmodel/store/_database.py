@@ -23,9 +23,18 @@ __all__ = [
 
 DATABASE_NAME = "amqpmodel.sqlite3"
 LOCK_NAME = "lock"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# version 1 (before x-delayed-message) lacks only the delayed table: opened, it gains it
+_DELAYED = """
+CREATE TABLE delayed (
+    seq INTEGER PRIMARY KEY, vhost TEXT NOT NULL, exchange TEXT NOT NULL,
+    due INTEGER NOT NULL, delay INTEGER NOT NULL, message_exchange TEXT NOT NULL,
+    routing_key TEXT NOT NULL, routing_keys BLOB NOT NULL, properties BLOB NOT NULL,
+    encoded BLOB, body BLOB NOT NULL, annotations BLOB);
+"""
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 CREATE TABLE vhosts (name TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE users (name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, tags BLOB NOT NULL)
@@ -47,6 +56,8 @@ CREATE TABLE messages (
     routing_key TEXT NOT NULL, properties BLOB NOT NULL, encoded BLOB, body BLOB NOT NULL,
     annotations BLOB, deadline REAL, redelivered INTEGER NOT NULL DEFAULT 0);
 """
+    + _DELAYED
+)
 
 
 class StoreError(Exception):
@@ -129,6 +140,8 @@ def open_database(path: Path, *, sync: str) -> tuple[sqlite3.Connection, bool]:
                 f"{version}; this one reads version {SCHEMA_VERSION}): upgrade amqpmodel, or "
                 "move the file out of the data directory to start with an empty broker"
             )
+        elif version == 1:  # written before delayed messages were stored: add their table
+            db.executescript(f"BEGIN; {_DELAYED} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
         elif version != SCHEMA_VERSION:
             raise damaged(file, ValueError(f"unknown store schema version {version}"))
         db.execute("SELECT count(*) FROM meta").fetchone()

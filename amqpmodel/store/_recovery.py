@@ -14,6 +14,7 @@ from amqpmodel.driver import (
     Message,
     attach_journal,
     restore_binding,
+    restore_delayed,
     restore_exchange,
     restore_messages,
     restore_queue,
@@ -27,6 +28,10 @@ __all__ = ["recover"]
 
 log = logging.getLogger("amqpmodel.store")
 
+_DELAYED = (
+    "SELECT seq, vhost, exchange, due, delay, message_exchange, routing_key, routing_keys, "
+    "properties, encoded, body, annotations FROM delayed ORDER BY seq"
+)
 _MESSAGES = (
     "SELECT seq, queue_id, exchange, routing_key, properties, encoded, body, annotations, "
     "deadline, redelivered FROM messages ORDER BY seq"
@@ -129,17 +134,62 @@ def recover(broker: Broker, db: sqlite3.Connection, path: str) -> Journal:
         count += 1
     for queue, messages in restored:
         restore_messages(queue, messages)
+    last_seq, delayed, dropped = _recover_delayed(broker, db, properties, last_seq)
     if orphans:
         db.executemany("DELETE FROM messages WHERE seq = ?", orphans)
     db.execute("INSERT OR REPLACE INTO meta VALUES ('clean', 0)")
     journal = attach_journal(broker, last_seq + 1)
+    broker.tick()  # spec 13.10: overdue delayed messages are delivered at once
+    if dropped:
+        log.info("%d delayed message(s) of exchanges that did not come back dropped", dropped)
     log.info(
-        "recovered %d vhosts, %d queues and %d messages from %s in %.2f s (%s stop)",
+        "recovered %d vhosts, %d queues, %d messages and %d delayed from %s in %.2f s (%s stop)",
         len(broker.vhosts),
         len(restored),
         count,
+        delayed,
         path,
         time.monotonic() - started,
         "clean" if clean else "unclean",
     )
     return journal
+
+
+def _recover_delayed(
+    broker: Broker, db: sqlite3.Connection, properties: PropertiesCache, last_seq: int
+) -> tuple[int, int, int]:
+    """Give stored delayed messages back to their exchanges (spec 13.10); those of an
+    exchange that did not come back (not durable) are deleted. Returns the highest
+    seq seen, how many were restored and how many dropped."""
+    restored = 0
+    dropped: list[tuple[int]] = []
+    for (
+        seq,
+        vhost,
+        exchange,
+        due,
+        delay,
+        message_exchange,
+        routing_key,
+        routing_keys,
+        blob,
+        encoded,
+        body,
+        annotations_blob,
+    ) in db.execute(_DELAYED):
+        last_seq = max(last_seq, seq)
+        message = Message(
+            message_exchange,
+            routing_key,
+            properties.load(blob, encoded),
+            body,
+            load_annotations(annotations_blob),
+        )
+        keys = tuple(marshal.loads(routing_keys))
+        if restore_delayed(broker, vhost, exchange, seq, due, delay, message, keys):
+            restored += 1
+        else:
+            dropped.append((seq,))
+    if dropped:
+        db.executemany("DELETE FROM delayed WHERE seq = ?", dropped)
+    return last_seq, restored, len(dropped)

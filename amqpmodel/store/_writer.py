@@ -24,6 +24,12 @@ _INSERT = (
 _ROW = "(?,?,?,?,?,?,?,?,?)"
 _COLUMNS = 9
 _DELETE = "DELETE FROM messages WHERE seq IN "
+_INSERT_DELAYED = (
+    "INSERT OR REPLACE INTO delayed (seq, vhost, exchange, due, delay, message_exchange, "
+    "routing_key, routing_keys, properties, encoded, body, annotations) VALUES "
+)
+_DELAYED_ROW = "(?,?,?,?,?,?,?,?,?,?,?,?)"
+_DELAYED_COLUMNS = 12
 _RECLAIM_EVERY = 1.0  # seconds between checks for free pages to give back to the file system
 _RECLAIM_PAGES = 1024  # give space back once this many pages (4 MiB) are free
 
@@ -59,6 +65,25 @@ def _chunked(
 def _binding_row(op: tuple[Any, ...]) -> tuple[Any, ...]:
     _, vhost, source, destination_type, destination, routing_key, arguments = op
     return (vhost, source, destination_type, destination, routing_key, argument_key(arguments))
+
+
+def _delayed_row(op: tuple[Any, ...]) -> tuple[Any, ...]:
+    _, seq, vhost, exchange, due, delay, message, routing_keys = op
+    properties, encoded = dump_properties(message.properties)
+    return (
+        seq,
+        vhost,
+        exchange,
+        due,
+        delay,
+        message.exchange,
+        message.routing_key,
+        marshal.dumps(tuple(routing_keys), 4),
+        properties,
+        encoded,
+        message.body,
+        dump_annotations(message.annotations),
+    )
 
 
 class Writer:
@@ -120,11 +145,25 @@ class Writer:
             db.execute("BEGIN")
             cascade: list[tuple[int]] = []
             redelivered: list[int] = []
+            delayed: list[Any] = []  # rows of consecutive "delayed" ops, written together
             for op in batch.ops:
-                if op[0] == "redelivered":
+                kind = op[0]
+                if kind == "delayed":
+                    delayed.extend(_delayed_row(op))
+                    continue
+                if delayed:
+                    self._write_delayed(delayed)
+                    delayed = []
+                if kind == "redelivered":
                     redelivered.extend(op[1])
+                elif kind == "delayed-":
+                    _chunked(
+                        db, "DELETE FROM delayed WHERE seq IN (", "?", ")", 1, op[1], self._limit
+                    )
                 else:
                     self._apply(op, cascade)
+            if delayed:
+                self._write_delayed(delayed)
             if batch.inserts:
                 values: list[Any] = []
                 add = values.extend
@@ -183,6 +222,9 @@ class Writer:
         self._journal.committed(batch)
         return True
 
+    def _write_delayed(self, values: list[Any]) -> None:
+        _chunked(self._db, _INSERT_DELAYED, _DELAYED_ROW, "", _DELAYED_COLUMNS, values, self._limit)
+
     def _apply(self, op: tuple[Any, ...], cascade: list[tuple[int]]) -> None:
         db = self._db
         kind = op[0]
@@ -191,7 +233,7 @@ class Writer:
         elif kind == "vhost-":
             vhost = op[1]
             cascade.extend(db.execute("SELECT id FROM queues WHERE vhost = ?", (vhost,)))
-            for table in ("vhosts", "exchanges", "queues", "bindings"):
+            for table in ("vhosts", "exchanges", "queues", "bindings", "delayed"):
                 column = "name" if table == "vhosts" else "vhost"
                 db.execute(f"DELETE FROM {table} WHERE {column} = ?", (vhost,))
         elif kind == "user":
@@ -231,6 +273,8 @@ class Writer:
                 (vhost, name),
             )
             cascade.append((queue_id,))
+        elif kind == "delayed-exchange-":
+            db.execute("DELETE FROM delayed WHERE vhost = ? AND exchange = ?", (op[1], op[2]))
         elif kind == "binding":
             db.execute(
                 "INSERT OR IGNORE INTO bindings VALUES (?, ?, ?, ?, ?, ?, ?)",
