@@ -37,7 +37,7 @@ from ._errors import (
     UnexpectedFrame,
     UnroutableError,
 )
-from ._exchange import Binding, Exchange, ExchangeType, register_exchange_type
+from ._exchange import Binding, Exchange, ExchangeType, ExchangeTypeBase, register_exchange_type
 from ._methods import (
     BasicAck,
     BasicCancel,
@@ -91,6 +91,7 @@ __all__ = [
     "ExchangeDeclareOk",
     "ExchangeDeleteOk",
     "ExchangeType",
+    "ExchangeTypeBase",
     "ExchangeUnbindOk",
     "FrameError",
     "FrameSyntaxError",
