@@ -33,8 +33,9 @@ from amqpmodel.driver import (
     Float32,
     is_utf8,
 )
-from amqpmodel.driver import TAGGED_INTS as _TAGGED_INTS
 from amqpmodel.driver import TaggedInt as _TaggedInt
+
+from ._fields import decode_short_string, decode_table, timestamp
 
 __all__ = [
     "FRAME_BODY",
@@ -99,70 +100,10 @@ class DecodeError(ValueError):
     """A frame whose payload pamqp could not decode (a syntax error, spec 9.1: 502)."""
 
 
-def _short_str(data: bytes) -> tuple[int, str]:
-    """A shortstr; bytes that are not UTF-8 survive as surrogates (RabbitMQ passes them on)."""
-    length = data[0]
-    if len(data) < length + 1:
-        raise ValueError("short string runs past the frame")
-    return length + 1, data[1 : length + 1].decode("utf-8", "surrogateescape")
-
-
-def _table_value(data: bytes) -> tuple[int, Any]:
-    tag = data[:1]
-    tagged = _TAGGED_INTS.get(tag)
-    if tagged is not None:
-        consumed, number = decode.TABLE_MAPPING[tag](data[1:])
-        return consumed + 1, tagged(int(number))  # type: ignore[arg-type]
-    if tag == b"f":
-        consumed, number = decode.floating_point(data[1:])
-        return consumed + 1, Float32(number)
-    if tag == b"A":
-        consumed, items = _array(data[1:])
-        return consumed + 1, items
-    if tag == b"F":
-        consumed, table = _field_table(data[1:])
-        return consumed + 1, table
-    consumed, value = decode.embedded_value(data)
-    return consumed, value
-
-
-def _array(data: bytes) -> tuple[int, list[Any]]:
-    (length,) = struct.unpack_from(">I", data)
-    end = 4 + length
-    if end > len(data):
-        raise ValueError("field array runs past the frame")
-    items = []
-    offset = 4
-    while offset < end:
-        consumed, value = _table_value(data[offset:end])
-        offset += consumed
-        items.append(value)
-    return end, items
-
-
-def _field_table(data: bytes) -> tuple[int, dict[str, Any]]:
-    (length,) = struct.unpack_from(">I", data)
-    end = 4 + length
-    if end > len(data):
-        raise ValueError("field table runs past the frame")
-    table: dict[str, Any] = {}
-    offset = 4
-    while offset < end:
-        consumed, key = _short_str(data[offset:end])
-        offset += consumed
-        consumed, value = _table_value(data[offset:end])
-        offset += consumed
-        table[key] = value
-    return end, table
-
-
-# pamqp's decoders, but for short strings and tables (see above)
-_DECODERS: dict[str, Any] = {**decode.METHODS, "shortstr": _short_str, "table": _field_table}
-
-
-def _decode(data: bytes, amqp_type: str) -> tuple[int, Any]:
-    decoded: tuple[int, Any] = _DECODERS[amqp_type](data)
-    return decoded
+# pamqp's decoders for the fixed-size and long-string arguments; ours for the rest
+_DECODERS: dict[str, Any] = decode.METHODS
+_TABLE, _SHORT_STRING, _LONG_STRING, _LONG_LONG_TYPE = "table", "shortstr", "longstr", "longlong"
+_LONG_STRING_LENGTH = struct.Struct(">I")
 
 
 # ----------------------------------------------------------------- decoding
@@ -185,7 +126,7 @@ def decode_method(payload: bytes) -> Method:
     method_class: Any = commands.INDEX_MAPPING[index]  # KeyError: unknown method
     method: Method = method_class.__new__(method_class)
     try:
-        _unmarshal(method, payload[4:])
+        _unmarshal(method, payload)
     except Exception as error:  # struct.error, ValueError, IndexError...
         raise DecodeError(f"cannot decode {method_class.name}: {error}") from None
     return method
@@ -271,34 +212,63 @@ def _layout(method_class: type[Method]) -> tuple[tuple[str, str], ...]:
 
 
 def _unmarshal(method: Method, data: bytes) -> None:
-    """pamqp's ``Frame.unmarshal`` walk over the arguments, with the decoders above."""
-    offset = 0
+    """pamqp's ``Frame.unmarshal`` walk over the arguments (the payload after the
+    class and method ids), but strict as RabbitMQ's parser: every argument inside
+    the frame and nothing after the last one (501 "cannot decode" otherwise)."""
+    offset = 4
+    end = len(data)
     bit = -1
+    value: Any
     for name, amqp_type in _layout(type(method)):
         if amqp_type == "bit":
             if bit < 0 or bit == 8:
                 if bit == 8:
                     offset += 1
                 bit = 0
+            if offset >= end:
+                raise ValueError("bit arguments missing")
             setattr(method, name, bool(data[offset] & (1 << bit)))
             bit += 1
             continue
         if bit >= 0:
             offset += 1
             bit = -1
-        consumed, value = _decode(data[offset:], amqp_type)
-        offset += consumed
+        if amqp_type == _SHORT_STRING:
+            offset, value = decode_short_string(data, offset, end)
+        elif amqp_type == _TABLE:
+            offset, value = decode_table(data, offset, end)
+        elif amqp_type == _LONG_LONG_TYPE:  # unsigned (pamqp reads it signed)
+            if offset + 8 > end:
+                raise ValueError(f"{name} runs past the frame")
+            value = _LONG_LONG.unpack_from(data, offset)[0]
+            offset += 8
+        else:
+            if amqp_type == _LONG_STRING and (
+                offset + 4 > end
+                or offset + 4 + _LONG_STRING_LENGTH.unpack_from(data, offset)[0] > end
+            ):
+                raise ValueError("long string runs past the frame")
+            consumed, value = _DECODERS[amqp_type](data[offset:])
+            offset += consumed
         setattr(method, name, value)
+    if bit >= 0:
+        offset += 1
+    if offset != end:
+        raise ValueError(f"{end - offset} octets after the last argument")
 
 
 def decode_properties(data: bytes) -> BasicProperties:
     """Content-header properties (flags and values, after class/weight/size).
 
-    The result keeps ``data`` so that deliveries can resend it unchanged.
+    Decoded once on arrival and strictly (every value inside the frame, no
+    octets after the last one, headers as ``decode_table``), so that a message
+    whose properties a client could not decode never reaches a queue. The
+    result keeps ``data`` so that deliveries can resend it unchanged.
     """
     if data == b"\x00\x00":
         return EMPTY_PROPERTIES
     try:
+        end = len(data)
         flags = 0
         offset = 0
         shift = 0
@@ -310,15 +280,30 @@ def decode_properties(data: bytes) -> BasicProperties:
                 break
             shift += 16
         values: dict[str, Any] = {}
-        rest = data[offset:]
         for ours, _, flag, amqp_type in _PROPERTIES:
             if flags & flag:
-                consumed, value = _decode(rest, amqp_type)
-                rest = rest[consumed:]
-                values[ours] = value
+                if amqp_type == _SHORT_STRING:
+                    offset, values[ours] = decode_short_string(data, offset, end)
+                elif amqp_type == _TABLE:
+                    offset, values[ours] = decode_table(data, offset, end)
+                elif amqp_type == "octet":
+                    if offset >= end:
+                        raise ValueError(f"{ours} runs past the frame")
+                    values[ours] = data[offset]
+                    offset += 1
+                else:  # timestamp
+                    if offset + 8 > end:
+                        raise ValueError(f"{ours} runs past the frame")
+                    values[ours] = timestamp(_TIMESTAMP.unpack_from(data, offset)[0])
+                    offset += 8
+        if offset != end:
+            raise ValueError(f"{end - offset} octets after the last property")
     except Exception as error:
         raise DecodeError(f"cannot decode content header properties: {error}") from None
     return EncodedProperties.decoded(data, **values)
+
+
+_TIMESTAMP = struct.Struct(">Q")
 
 
 # ----------------------------------------------------------------- encoding

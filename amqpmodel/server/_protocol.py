@@ -299,7 +299,8 @@ class ServerConnection:
                 f"unknown method: class {index >> 16}, method {index & 0xFFFF}"
             ) from None
         except DecodeError as error:
-            raise FrameError(f"cannot decode method frame: {error}") from None
+            ids = struct.unpack_from(">HH", payload) if len(payload) >= 4 else (0, 0)
+            raise FrameError(f"cannot decode method frame: {error}", *ids) from None
         if type(method) is not commands.Basic.Publish and has_malformed_utf8(method):
             raise FrameError("Malformed UTF-8 in shortstr")  # ids 0, 0 as RabbitMQ
         return method
