@@ -20,6 +20,7 @@ __all__ = [
 MAX_TTL_MS = 315_360_000_000  # ten years, spec 2.7 and 3.2
 
 _OVERFLOW_MODES = ("drop-head", "reject-publish", "reject-publish-dlx")
+_QUEUE_MODES = ("default", "lazy")
 
 # arguments that belong to quorum queues or streams: a classic queue refuses them (spec 2.7)
 _OTHER_QUEUE_TYPE_ARGUMENTS = frozenset(
@@ -124,6 +125,13 @@ def parse_queue_arguments(arguments: dict[str, Any], where: str) -> QueueArgumen
         if overflow not in _OVERFLOW_MODES:
             raise invalid("x-overflow", "invalid_overflow")
         parsed.overflow = overflow
+    if "x-queue-mode" in arguments:
+        # RabbitMQ 3.x-4.2 check the mode although classic queues v2 ignore it
+        mode = arguments["x-queue-mode"]
+        if not isinstance(mode, (str, bytes)):
+            raise invalid("x-queue-mode", f"{{unacceptable_type,{type_name(mode)}}}")
+        if _text(mode) not in _QUEUE_MODES:
+            raise invalid("x-queue-mode", f"\"unsupported queue mode '{_text(mode)}'\"")
     if "x-single-active-consumer" in arguments:
         sac = arguments["x-single-active-consumer"]
         if not isinstance(sac, bool):
@@ -148,12 +156,27 @@ def parse_queue_arguments(arguments: dict[str, Any], where: str) -> QueueArgumen
     return parsed
 
 
+# RabbitMQ's names of the integer field types other than 'I' (signedint)
+_TAGGED_TYPE_NAMES = {
+    b"b": "byte",
+    b"B": "unsignedbyte",
+    b"s": "short",
+    b"u": "unsignedshort",
+    b"i": "unsignedint",
+    b"l": "long",
+    b"L": "long",
+}
+
+
 def type_name(value: Any) -> str:
     """The AMQP field type RabbitMQ names for a value, as pika would encode it."""
     if value is None:
         return "void"
     if isinstance(value, bool):
         return "bool"
+    tagged = _TAGGED_TYPE_NAMES.get(getattr(value, "amqp_tag", b""))
+    if tagged is not None:  # an integer that arrived on the wire with a narrower type
+        return tagged
     if isinstance(value, int):
         return "signedint" if -(2**31) <= value < 2**31 else "long"
     if isinstance(value, float):

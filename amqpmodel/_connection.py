@@ -167,7 +167,8 @@ class Connection:
                 raise ChannelError(
                     f"second 'channel.open' seen on channel {channel_number}", 20, 10
                 )
-            if not 1 <= channel_number <= CHANNEL_MAX:
+            # spec 21.10: channel_max limits how many channels are open, not their numbers
+            if not 1 <= channel_number <= 65535 or len(self._channels) >= CHANNEL_MAX:
                 error = NotAllowed(
                     f"number of channels opened ({len(self._channels)}) has reached the "
                     f"negotiated channel_max ({CHANNEL_MAX})",

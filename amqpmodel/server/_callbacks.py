@@ -133,7 +133,8 @@ def make_cancel_callback(
         if self._server_channels.get(server_channel.number) is server_channel:
             self._send_method(
                 server_channel.number,
-                make_method(commands.Basic.Cancel, consumer_tag=method.consumer_tag, nowait=False),
+                # RabbitMQ's own cancel asks for no cancel-ok: nowait=true
+                make_method(commands.Basic.Cancel, consumer_tag=method.consumer_tag, nowait=True),
             )
 
     return on_cancel

@@ -164,6 +164,7 @@ def on_start_ok(self: ServerConnection, method: Any) -> None:
                 11,
             )
         self._state = "closed"
+        self.login_refused = True
         return
     assert user is not None
     self.user = user

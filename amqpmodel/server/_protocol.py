@@ -105,6 +105,10 @@ class ServerConnection:
         # RabbitMQ, the socket is the client's to close (the driver hangs up
         # itself only if the client does not)
         self.linger = False
+        # the login was refused: as RabbitMQ, the driver keeps the socket a few seconds
+        # (slowing down retries; the client reads the close at leisure) unless the client
+        # answers or hangs up first
+        self.login_refused = False
         self.peer = peer
         self.loopback = loopback
         self.settings = settings or ServerSettings()
@@ -245,12 +249,15 @@ class ServerConnection:
                 return size
             self._start()
             offset = 8
-        payload_max = self.frame_max - 8
+        # frame_max bounds the whole frame, but as RabbitMQ we let a payload of up to
+        # frame_max octets through (clients that forget the 8 octets of framing are common)
+        payload_max = self.frame_max
         while size - offset >= 7 and self._state != "closed":
             frame_type, channel, length = _FRAME_PREFIX.unpack_from(buffer, offset)
             if length > payload_max:
                 raise FrameError(
-                    f"type {frame_type}, frame size {length + 8} is larger than frame_max {self.frame_max}"
+                    f"type {frame_type}, all octets = <<>>: "
+                    f"{{frame_too_large,{length},{self.frame_max - 8}}}"
                 )
             end = offset + 7 + length
             if end >= size:
@@ -359,16 +366,11 @@ class ServerConnection:
             raise ChannelError("expected 'channel.open'", *method_ids(method))
 
     def _channel_open(self, number: int, method: Method) -> None:
+        # spec 21.10: channel_max limits how many channels are open, not their numbers
         if len(self._server_channels) >= self.channel_max:
             raise NotAllowed(
                 f"number of channels opened ({len(self._server_channels)}) has reached the "
                 f"negotiated channel_max ({self.channel_max})",
-                20,
-                10,
-            )
-        if number > self.channel_max:  # AMQP: channels are numbered 1..channel_max
-            raise NotAllowed(
-                f"channel number {number} is above the negotiated channel_max ({self.channel_max})",
                 20,
                 10,
             )

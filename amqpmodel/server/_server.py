@@ -28,6 +28,7 @@ __all__ = ["Server", "run_server", "serve"]
 log = logging.getLogger("amqpmodel.server")
 
 _LINGER_SECONDS = 30.0  # RabbitMQ's limit on waiting for a client to close its socket
+_SILENT_CLOSE_DELAY = 3.0  # RabbitMQ's wait before closing after a refused handshake
 _SHUTDOWN_TEXT = "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'"
 
 
@@ -52,6 +53,7 @@ class _Protocol(asyncio.Protocol):
         self._drain_scheduled = False
         self._closing_timer: asyncio.TimerHandle | None = None
         self._linger_timer: asyncio.TimerHandle | None = None
+        self._close_on_data = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -93,6 +95,9 @@ class _Protocol(asyncio.Protocol):
             self._after_io()
 
     def data_received(self, data: bytes) -> None:
+        if self._close_on_data:  # a refused client answered (close-ok): let it go
+            self._close()
+            return
         connection = self.connection
         assert connection is not None
         connection.data_received(data)
@@ -143,9 +148,15 @@ class _Protocol(asyncio.Protocol):
         """The protocol is done with the socket. After answering the client's
         connection.close, leave the socket to the client, as RabbitMQ does (a
         client may still be writing); close it only if the client has not within
-        the heartbeat timeout, at most 30 seconds."""
+        the heartbeat timeout, at most 30 seconds. After a refused login, keep it
+        3 seconds (RabbitMQ's delay against quick retries) or until the client
+        answers or hangs up."""
         connection = self.connection
-        if connection is None or not connection.linger:
+        if connection is not None and connection.login_refused:
+            if self._linger_timer is None:
+                self._close_on_data = True
+                self._linger_timer = self.loop.call_later(_SILENT_CLOSE_DELAY, self._close)
+        elif connection is None or not connection.linger:
             self._close()
         elif self._linger_timer is None:
             heartbeat = connection.heartbeat
