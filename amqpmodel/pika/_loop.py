@@ -17,6 +17,7 @@ import heapq
 import itertools
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 
@@ -50,6 +51,24 @@ class InProcessLoop:
         self._sequence = itertools.count()
         self._condition = threading.Condition(threading.Lock())
         self.closed = False
+        self._listener: Callable[[], None] | None = None
+        if self._broker_timers:
+            # a deadline set from another thread (a publish with a TTL) wakes a waiting
+            # poll at once; held weakly, so a dropped connection's loop can be collected
+            ref = weakref.WeakMethod(self._deadline_moved)
+
+            def listener() -> None:
+                moved = ref()
+                if moved is not None:
+                    moved()
+
+            self._listener = listener
+            broker.add_deadline_listener(listener)
+            weakref.finalize(self, broker.remove_deadline_listener, listener)
+
+    def _deadline_moved(self) -> None:
+        with self._condition:
+            self._condition.notify()
 
     # ----------------------------------------------------------------- scheduling
 
@@ -131,6 +150,9 @@ class InProcessLoop:
         """Nothing to stop: ``BlockingConnection`` never starts this loop, it polls it."""
 
     def close(self) -> None:
+        if self._listener is not None:
+            self._broker.remove_deadline_listener(self._listener)
+            self._listener = None
         self.closed = True
         self._ready.clear()
         for _, _, timer in self._timers:

@@ -14,7 +14,7 @@ import pika.adapters.blocking_connection
 
 from amqpmodel import Broker
 
-from ._blocking import BlockingConnection, pop_target, push_target
+from ._blocking import BlockingConnection, PikaBlockingConnection, pop_target, push_target
 
 __all__ = ["PikaPatch", "patch_pika"]
 
@@ -68,6 +68,19 @@ def _recording_class(patch: PikaPatch) -> type[BlockingConnection]:
     return PatchedBlockingConnection
 
 
+# active patches, innermost last; what pika's homes point at is always the innermost's
+# class, or pika's own once none is left (so overlapping patches, in threads or left
+# out of order, never leave pika pointing at a patch that has ended)
+_active: list[tuple[PikaPatch, type[BlockingConnection]]] = []
+_active_lock = threading.Lock()
+
+
+def _point_homes() -> None:
+    cls = _active[-1][1] if _active else PikaBlockingConnection
+    for home in _HOMES:
+        home.BlockingConnection = cls
+
+
 @contextlib.contextmanager
 def patch_pika(broker: Broker) -> Iterator[PikaPatch]:
     """While active, every ``pika.BlockingConnection(...)`` opens an in-process
@@ -75,17 +88,19 @@ def patch_pika(broker: Broker) -> Iterator[PikaPatch]:
 
     Code that did ``from pika import BlockingConnection`` before the patch keeps
     pika's own class; ``import pika`` and ``pika.BlockingConnection(...)`` at call
-    time, as the tutorials do, is patched.
+    time, as the tutorials do, is patched. Patches nest; when they overlap (in
+    threads), the innermost active one decides.
     """
     patch = PikaPatch(broker)
-    replacement = _recording_class(patch)
-    saved = [(home, home.BlockingConnection) for home in _HOMES]
-    push_target(broker)
-    for home in _HOMES:
-        home.BlockingConnection = replacement
+    entry = (patch, _recording_class(patch))
+    with _active_lock:
+        _active.append(entry)
+        push_target(broker)
+        _point_homes()
     try:
         yield patch
     finally:
-        for home, original in saved:
-            home.BlockingConnection = original
-        pop_target(broker)
+        with _active_lock:
+            _active.remove(entry)
+            pop_target(broker)
+            _point_homes()

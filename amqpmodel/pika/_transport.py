@@ -16,6 +16,11 @@ call that produced them, so pika is never re-entered while it is sending.
 
 from __future__ import annotations
 
+import logging
+import queue
+import threading
+import time
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -29,7 +34,50 @@ from ._loop import InProcessLoop, Timer
 
 __all__ = ["InProcessConnection", "InProcessFactory"]
 
+log = logging.getLogger("amqpmodel.pika")
+
 _PEER = "in-process"
+
+
+def _weak(method: Callable[..., None]) -> Callable[..., None]:
+    """``method`` held weakly: what the broker keeps of a pika connection must not keep
+    it alive, so that one dropped without close() is collected and then closed, as a
+    socket is closed when its object goes."""
+    ref = weakref.WeakMethod(method)
+
+    def call(*args: Any) -> None:
+        bound = ref()
+        if bound is not None:
+            bound(*args)
+
+    return call
+
+
+# servers whose pika side was collected without a close: their core connections are
+# closed on a thread of their own, never inside the garbage collector (which may run
+# in the middle of a broker operation on any thread)
+_orphans: queue.SimpleQueue[ServerConnection] = queue.SimpleQueue()
+_reaper_lock = threading.Lock()
+_reaper: list[threading.Thread] = []
+
+
+def _reap() -> None:
+    while True:
+        server = _orphans.get()
+        try:
+            if not server.closed:
+                server.connection_lost()
+        except Exception:  # never let one bad close stop the reaping
+            log.exception("closing a collected in-process pika connection")
+
+
+def _orphaned(server: ServerConnection) -> None:
+    _orphans.put(server)
+    with _reaper_lock:
+        if not _reaper:
+            thread = threading.Thread(target=_reap, name="amqpmodel-pika-reaper", daemon=True)
+            _reaper.append(thread)
+            thread.start()
 
 
 class InProcessConnection(pika.connection.Connection):  # type: ignore[misc]
@@ -51,6 +99,8 @@ class InProcessConnection(pika.connection.Connection):  # type: ignore[misc]
         self._delivery_scheduled = False
         self._drain_scheduled = False
         self._heartbeat_timer: Timer | None = None
+        self._last_from_client = time.monotonic()
+        self._finalizer: weakref.finalize[Any, Any] | None = None
         self._transport: ServerConnection | None = None
         super().__init__(
             parameters,
@@ -95,14 +145,15 @@ class InProcessConnection(pika.connection.Connection):  # type: ignore[misc]
     def _stream_connected(self) -> None:
         server = ServerConnection(
             self._amqpmodel_broker,
-            self._from_server,
-            self._server_hung_up,
+            _weak(self._from_server),
+            _weak(self._server_hung_up),
             peer=_PEER,
             loopback=True,
             settings=self._amqpmodel_settings,
-            wakeup=self._core_wakeup,
+            wakeup=_weak(self._core_wakeup),
         )
         self._server = self._transport = server
+        self._finalizer = weakref.finalize(self, _orphaned, server)
         self._on_stream_connected()
 
     def _adapter_disconnect_stream(self) -> None:
@@ -113,6 +164,8 @@ class InProcessConnection(pika.connection.Connection):  # type: ignore[misc]
             self._heartbeat_timer = None
         if server is not None and not server.closed:
             server.connection_lost()
+        if self._finalizer is not None:
+            self._finalizer.detach()
         self._amqpmodel_loop.add_callback(self._stream_terminated)
 
     def _stream_terminated(self) -> None:
@@ -122,9 +175,25 @@ class InProcessConnection(pika.connection.Connection):  # type: ignore[misc]
         server = self._transport
         if server is None:
             return  # written after the stream went: a socket would drop it too
+        if server.heartbeat:
+            self._check_silence(server)
+            if server.closed:
+                return
+        self._last_from_client = time.monotonic()
         server.data_received(data)
         if self._heartbeat_timer is None and server.heartbeat and not server.closed:
             self._schedule_server_heartbeat()
+
+    def _check_silence(self, server: ServerConnection) -> None:
+        """The server's heartbeat ticks run only when this loop turns; a handler that
+        blocked for longer than two heartbeat intervals would have been hung up on by
+        a server with a clock of its own (RabbitMQ, ``amqpmodel serve``): catch up on
+        the ticks it missed, before anything the client sends now."""
+        if time.monotonic() - self._last_from_client > 2 * server.heartbeat:
+            for _ in range(5):  # enough silent ticks for the server to hang up
+                if server.closed:
+                    break
+                server.heartbeat_tick()
 
     # ----------------------------------------------------------------- the server's side
 
@@ -184,7 +253,9 @@ class InProcessConnection(pika.connection.Connection):  # type: ignore[misc]
         self._heartbeat_timer = None
         server = self._server
         if server is not None and not server.closed:
-            server.heartbeat_tick()
+            self._check_silence(server)
+            if not server.closed:
+                server.heartbeat_tick()
             if not server.closed:
                 self._schedule_server_heartbeat()
 
@@ -209,27 +280,41 @@ class InProcessFactory:
         if custom_ioloop is not None:
             custom_ioloop.close()  # made for sockets by BlockingConnection: never polled
         error: BaseException | None = None
-        for params in connection_configs:
-            outcome: list[object] = []
-
-            def failed(
-                _connection: object, exc: BaseException, outcome: list[object] = outcome
-            ) -> None:
-                outcome.append(exc)
-
-            connection = InProcessConnection(
-                params,
-                self.broker,
-                self.settings,
-                on_open_callback=outcome.append,
-                on_open_error_callback=failed,
-            )
-            loop = connection.ioloop
-            while not outcome:
-                loop.poll()
-                loop.process_timeouts()
-            if not isinstance(outcome[0], BaseException):
-                on_done(connection)
-                return
-            error = outcome[0]
+        # as pika's workflow: the last configuration's attempts and delay, each attempt
+        # trying every configuration in turn
+        attempts = max(1, connection_configs[-1].connection_attempts)
+        for attempt in range(attempts):
+            if attempt:
+                time.sleep(connection_configs[-1].retry_delay)
+            for params in connection_configs:
+                connection, error = self._open(params)
+                if connection is not None:
+                    on_done(connection)
+                    return
         on_done(error if error is not None else pika.exceptions.AMQPConnectionError())
+
+    def _open(
+        self, params: pika.connection.Parameters
+    ) -> tuple[InProcessConnection | None, BaseException | None]:
+        """One attempt with one configuration: the open connection, or the error."""
+        outcome: list[object] = []
+
+        def failed(
+            _connection: object, exc: BaseException, outcome: list[object] = outcome
+        ) -> None:
+            outcome.append(exc)
+
+        connection = InProcessConnection(
+            params,
+            self.broker,
+            self.settings,
+            on_open_callback=outcome.append,
+            on_open_error_callback=failed,
+        )
+        loop = connection.ioloop
+        while not outcome:
+            loop.poll()
+            loop.process_timeouts()
+        if isinstance(outcome[0], BaseException):
+            return None, outcome[0]
+        return connection, None

@@ -226,3 +226,98 @@ def test_patch_pika_yields_the_patch(patched: PikaPatch, broker: Broker) -> None
     assert patched.broker is broker
     connection = real_pika.BlockingConnection()
     assert patched.connections_of(threading.current_thread()) == [connection]
+
+
+def test_overlapping_patches_restore_pika_whatever_the_order() -> None:
+    first, second = Broker(), Broker()
+    outer, inner = patch_pika(first), patch_pika(second)
+    outer.__enter__()
+    inner.__enter__()
+    outer.__exit__(None, None, None)  # not last-in-first-out, as two threads may do
+    with real_pika.BlockingConnection() as connection:
+        assert connection.broker is second  # the patch still active decides
+    inner.__exit__(None, None, None)
+    assert real_pika.BlockingConnection is dropin.PikaBlockingConnection
+    assert pika.adapters.blocking_connection.BlockingConnection is dropin.PikaBlockingConnection
+
+
+def test_a_connection_dropped_without_close_is_closed_as_a_socket_would_be(broker: Broker) -> None:
+    # spec 7.13 / 2.5: its unacked message is requeued, its exclusive queue deleted
+    import gc
+
+    def careless() -> str:
+        connection = dropin.BlockingConnection(broker=broker)
+        channel = connection.channel()
+        channel.queue_declare("jobs")
+        channel.basic_publish("", "jobs", b"job")
+        channel.basic_qos(prefetch_count=1)
+        channel.basic_consume("jobs", lambda *args: None)
+        connection.process_data_events(time_limit=0.01)
+        name: str = channel.queue_declare("", exclusive=True).method.queue
+        return name  # the connection goes out of scope, never closed
+
+    exclusive = careless()
+    gc.collect()
+    deadline = time.monotonic() + 5
+    while broker.connections and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert broker.connections == []
+    assert broker.queues["jobs"].messages_ready == 1 and broker.queues["jobs"].consumer_count == 0
+    assert exclusive not in broker.queues
+
+
+def test_a_handler_that_blocks_past_the_heartbeat_timeout_loses_the_connection(
+    broker: Broker,
+) -> None:
+    # as against a server with its own clock: two silent heartbeat intervals and it hangs up
+    connection = dropin.BlockingConnection(
+        dropin.ConnectionParameters(heartbeat=1), broker=broker, settings=ServerSettings(heartbeat=1)
+    )
+    channel = connection.channel()
+    channel.queue_declare("slow")
+    channel.basic_publish("", "slow", b"x")
+    channel.basic_consume("slow", lambda ch, m, p, b: time.sleep(2.6), auto_ack=True)
+    with pytest.raises(real_pika.exceptions.StreamLostError):
+        channel.start_consuming()
+    assert connection.is_closed
+
+
+def test_a_ttl_set_from_another_thread_expires_on_time(broker: Broker) -> None:
+    connection = dropin.BlockingConnection(broker=broker)
+    channel = connection.channel()
+    channel.queue_declare("dead")
+    channel.queue_declare(
+        "short", arguments={"x-message-ttl": 50, "x-dead-letter-exchange": "", "x-dead-letter-routing-key": "dead"}
+    )
+    arrived: list[float] = []
+
+    def on_dead(ch: object, method: object, properties: object, body: bytes) -> None:
+        arrived.append(time.monotonic() - float(body))
+        if len(arrived) == 3:
+            channel.stop_consuming()
+
+    channel.basic_consume("dead", on_dead, auto_ack=True)
+
+    def publish() -> None:
+        core = broker.connect().channel()
+        for _ in range(3):
+            core.basic_publish("", "short", str(time.monotonic()).encode())
+            time.sleep(0.1)
+
+    thread = threading.Thread(target=publish)
+    thread.start()
+    channel.start_consuming()
+    thread.join()
+    # the loop was waiting with no timer of its own: the new deadline woke it
+    assert max(arrived) < 0.5, arrived
+    connection.close()
+
+
+def test_connection_attempts_and_retry_delay_are_pikas(broker: Broker) -> None:
+    params = dropin.ConnectionParameters(
+        credentials=dropin.PlainCredentials("guest", "wrong"), connection_attempts=3, retry_delay=0.1
+    )
+    started = time.monotonic()
+    with pytest.raises(real_pika.exceptions.ProbableAuthenticationError):
+        dropin.BlockingConnection(params, broker=broker)
+    assert time.monotonic() - started >= 0.2  # two pauses between three attempts
