@@ -237,9 +237,13 @@ class DelayedMessageExchangeType(ExchangeTypeBase):
         if deadline != self._armed:
             return  # stale: a later timer replaced it
         self._armed = INFINITY
-        if self._deleted or self._vhost is None or self._exchange is None:
+        vhost, exchange = self._vhost, self._exchange
+        if self._deleted or vhost is None or exchange is None:
             return
-        self._release(self._vhost, self._exchange, now)
+        if vhost._broker.vhosts.get(vhost.name) is not vhost:
+            self.deleted(vhost, exchange)  # its virtual host was deleted, with it
+            return
+        self._release(vhost, exchange, now)
         if self._due and not self._deleted:
             self._armed = self._due[0] / 1000.0
             self._vhost._timers.schedule(self._armed, self._on_timer)

@@ -272,6 +272,24 @@ def test_deleting_the_exchange_drops_what_it_holds_and_counts_it_spec_13_7(
     assert broker.exchanges["d"].messages_delayed == 0
 
 
+def test_deleting_the_vhost_drops_what_its_delayed_exchanges_hold(
+    broker: Broker, clock: VirtualClock
+) -> None:
+    broker.add_vhost("v")
+    ch = broker.connect("v").channel()
+    delayed(ch)
+    ch.queue_declare("q")
+    ch.queue_bind("q", "d", "k")
+    ch.basic_publish("d", "k", b"m", props(1000))
+    vhost = broker.vhost("v")
+    exchange = vhost.exchanges["d"]
+    broker.delete_vhost("v")
+    clock.advance(1)
+    assert exchange.messages_delayed == 0
+    assert vhost.dropped["delayed_exchange_deleted"] == 1
+    assert vhost.queues["q"].messages_ready == 0
+
+
 def test_delivered_message_keeps_its_properties_with_x_delay_negated_spec_13_8(
     dq: Channel, clock: VirtualClock
 ) -> None:

@@ -228,6 +228,16 @@ def test_delayed_message_mandatory_is_returned_but_delivered_spec_13_5(backend, 
     assert c.get_eventually(q, timeout=2.0)["body"] == b"m"
 
 
+def test_delayed_message_unparseable_string_delay_closes_the_connection_541_spec_13_4(
+    backend, c
+) -> None:
+    only_amqpmodel(backend, "RabbitMQ 3.10 here has no rabbitmq_delayed_message_exchange")
+    x = backend.unique("delayed")
+    c.declare_exchange(x, "x-delayed-message", arguments={"x-delayed-type": "direct"})
+    code, _ = c.error_of(lambda: c.publish(x, "k", b"m", {"headers": {"x-delay": "1.5"}}))
+    assert code == 541
+
+
 def test_delayed_message_declare_errors_spec_13_2(backend, c) -> None:
     only_amqpmodel(backend, "RabbitMQ 3.10 here has no rabbitmq_delayed_message_exchange")
     x = backend.unique("delayed")
