@@ -246,7 +246,7 @@ class DelayedMessageExchangeType(ExchangeTypeBase):
         self._release(vhost, exchange, now)
         if self._due and not self._deleted:
             self._armed = self._due[0] / 1000.0
-            self._vhost._timers.schedule(self._armed, self._on_timer)
+            vhost._timers.schedule(self._armed, self._on_timer)
 
     def _release(self, vhost: VirtualHost, exchange: Exchange, now: float) -> None:
         """Route every message due by ``now``, earliest bucket first (13.9)."""
