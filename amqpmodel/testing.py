@@ -319,8 +319,7 @@ def amqp_pika(amqp_broker: Broker) -> Iterator[PikaPatch]:
         )
     with patch(amqp_broker) as patched:
         yield patched
-        for connection in patched.connections:  # as the process's exit would close them
-            connection.close()
+        patched.close_all()  # as the process's exit would close them, each on its thread
 
 
 @pytest.fixture

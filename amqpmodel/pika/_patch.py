@@ -44,6 +44,35 @@ class PikaPatch:
         """The open connections that ``thread`` opened (a program run in a thread, say)."""
         return [c for c, t in list(self._connections.items()) if t is thread and c.is_open]
 
+    def close_all(self, timeout: float = 2.0) -> None:
+        """Close every connection still open, each on its own thread: directly when it
+        was opened on this thread or its thread has ended; otherwise through
+        ``add_callback_threadsafe`` (pika's connections are not thread-safe), waiting up
+        to ``timeout`` seconds for a thread that is polling it."""
+        current = threading.current_thread()
+        for connection, thread in list(self._connections.items()):
+            if not connection.is_open:
+                continue
+            if thread is current or not thread.is_alive():
+                with contextlib.suppress(Exception):  # already closing: nothing to do
+                    connection.close()
+                continue
+            closed = threading.Event()
+
+            def close(
+                connection: BlockingConnection = connection, closed: threading.Event = closed
+            ) -> None:
+                try:
+                    connection.close()
+                finally:
+                    closed.set()
+
+            try:
+                connection.add_callback_threadsafe(close)
+            except Exception:  # closed meanwhile
+                continue
+            closed.wait(timeout)
+
     def interrupt_all(self, error: type[BaseException] = KeyboardInterrupt) -> None:
         """Raise ``error`` in each open connection's thread, at its next I/O (the way
         Ctrl-C stops a program blocked in ``start_consuming``)."""

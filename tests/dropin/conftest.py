@@ -22,5 +22,4 @@ def broker() -> Iterator[Broker]:
 def patched(broker: Broker) -> Iterator[PikaPatch]:
     with patch_pika(broker) as patch:
         yield patch
-        for connection in patch.connections:  # what a program left open goes as at its exit
-            connection.close()
+        patch.close_all()  # what a program left open goes as at its exit

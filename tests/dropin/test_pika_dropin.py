@@ -321,3 +321,30 @@ def test_connection_attempts_and_retry_delay_are_pikas(broker: Broker) -> None:
     with pytest.raises(real_pika.exceptions.ProbableAuthenticationError):
         dropin.BlockingConnection(params, broker=broker)
     assert time.monotonic() - started >= 0.2  # two pauses between three attempts
+
+
+def test_close_all_closes_each_connection_on_its_own_thread(patched: PikaPatch, broker: Broker) -> None:
+    errors: list[BaseException] = []
+    ready = threading.Event()
+
+    def consumer() -> None:
+        try:
+            connection = real_pika.BlockingConnection()
+            channel = connection.channel()
+            channel.queue_declare("busy")
+            channel.basic_consume("busy", lambda ch, m, p, b: ch.basic_ack(m.delivery_tag))
+            ready.set()
+            channel.start_consuming()  # ends when its connection is closed under it
+        except BaseException as error:  # noqa: BLE001 - collected for the assertion
+            errors.append(error)
+
+    thread = threading.Thread(target=consumer)
+    thread.start()
+    assert ready.wait(5)
+    publisher = broker.connect().channel()
+    for _ in range(200):
+        publisher.basic_publish("", "busy", b"x")
+    patched.close_all()
+    thread.join(5)
+    assert not thread.is_alive() and errors == []
+    assert patched.connections == []
