@@ -291,3 +291,26 @@ def test_a_delivery_whose_callback_never_ran_says_so() -> None:
     )
     broker.run_until_idle()
     assert strict_findings(broker) == []
+
+
+def test_an_ack_still_on_the_wire_does_not_fail_the_strict_check(pytester: pytest.Pytester) -> None:
+    # the client's basic.ack may reach the server thread after the test body returned
+    pytester.makepyfile(
+        textwrap.dedent(
+            """
+            import pika
+            import pytest
+
+            @pytest.mark.amqp_strict
+            @pytest.mark.parametrize("round", range(20))
+            def test_ack_then_return(amqp_url, round):
+                channel = pika.BlockingConnection(pika.URLParameters(amqp_url)).channel()
+                channel.queue_declare("q")
+                channel.basic_publish("", "q", b"x")
+                method, _, _ = channel.basic_get("q")
+                channel.basic_ack(method.delivery_tag)   # asynchronous: no reply to wait for
+            """
+        )
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=20)
