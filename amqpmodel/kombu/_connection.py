@@ -146,6 +146,8 @@ class Connection:
         while True:
             internal = self._internal
             ran = self.core.process_data_events(time_limit=remaining)
+            if self.core.is_closed:
+                self.check_open()  # the broker closed it during the wait: py-amqp raises
             if ran > self._internal - internal:
                 return
             self.check_open()

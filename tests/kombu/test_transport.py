@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
 
 import amqp.exceptions
 import kombu
@@ -298,3 +299,15 @@ def test_a_channel_of_a_closed_connection_raises_a_recoverable_error(
         channel.queue_declare("q")
     assert raised.value.reply_code == 320
     assert isinstance(raised.value, amqpmodel.ConnectionClosed)
+
+
+def test_a_broker_close_during_a_blocking_drain_raises_it(conn: kombu.Connection, amqp_broker: Broker) -> None:
+    # as py-amqp against RabbitMQ: the drain that sees connection.close raises ConnectionForced
+    conn.connect()
+    (core,) = amqp_broker.connections
+    closer = threading.Timer(0.1, core.close, args=(320, "CONNECTION_FORCED - closed by a test"))
+    closer.start()
+    with pytest.raises(amqp.exceptions.ConnectionForced) as raised:
+        conn.drain_events(timeout=3)
+    closer.join()
+    assert raised.value.reply_code == 320
