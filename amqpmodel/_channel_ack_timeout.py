@@ -7,6 +7,7 @@ through ``self`` so that it can be changed on the class or on one channel.
 from __future__ import annotations
 
 import math
+import weakref
 from typing import TYPE_CHECKING
 
 from ._channel_base import Unacked
@@ -89,7 +90,16 @@ def _watch_acks(self: Channel, tag: int) -> None:
 
 def _arm_ack_check(self: Channel, when: float) -> None:
     self._ack_armed = True
-    self._timers.schedule(when, self._check_acks, coarse=True)
+    # held weakly: a channel closed meanwhile (with its connection, its server, a
+    # drop-in's whole client) must not stay reachable until the check comes due
+    channel = weakref.ref(self)
+
+    def check(deadline: float, now: float) -> None:
+        alive = channel()
+        if alive is not None:
+            alive._check_acks(deadline, now)
+
+    self._timers.schedule(when, check, coarse=True)
 
 
 def _check_acks(self: Channel, deadline: float, now: float) -> None:

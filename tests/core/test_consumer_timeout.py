@@ -376,3 +376,23 @@ def test_queue_declared_again_under_the_name_sets_the_timeout_spec_0_8() -> None
     ch.queue_declare("q", arguments={"x-consumer-timeout": 1_200_000})
     closed_at = _close_time(clock, ch)
     assert closed_at is not None and 1200 <= closed_at - t0 <= 1260
+
+
+def test_a_closed_channel_is_not_kept_alive_by_its_pending_ack_check() -> None:
+    # the ack-timeout check holds its channel weakly: a channel closed with unacked
+    # deliveries (and all it refers to) goes when nothing else holds it
+    import gc
+    import weakref
+
+    broker = Broker()
+    connection = broker.connect()
+    channel = connection.channel()
+    channel.queue_declare("q")
+    channel.basic_publish("", "q", b"x")
+    channel.basic_get("q")  # unacked: a check is armed
+    ref = weakref.ref(channel)
+    channel.close()
+    del channel
+    gc.collect()
+    assert ref() is None
+    assert broker.queues["q"].messages_ready == 1  # requeued by the close (spec 7.13)
