@@ -62,9 +62,32 @@ def _consumer_timeout(text: str) -> float | None:
     return value / 1000
 
 
+def _handshake_timeout(text: str) -> float:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("milliseconds") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("at least 1 millisecond")
+    return value / 1000
+
+
+def _max_connections(text: str) -> int | None:
+    if text == "infinity":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a number of connections, or 'infinity'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("at least 0, or 'infinity'")
+    return value
+
+
 def _serve(args: argparse.Namespace) -> int:
     try:
-        from .server import run_server
+        from .server import ServerSettings, run_server
+        from .server._listener import raise_open_file_limit
     except ImportError as error:  # pamqp missing
         print(
             f"amqpmodel serve needs the server extra: pip install 'amqpmodel[server]' ({error})",
@@ -76,6 +99,12 @@ def _serve(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     from .store import StoreError
+
+    limits = raise_open_file_limit()  # as RabbitMQ's start script: idle sockets cost files
+    if limits is not None:
+        logging.getLogger("amqpmodel.server").info(
+            "open files limit: %d (was %d)", limits[1], limits[0]
+        )
 
     try:
         broker = Broker(
@@ -103,7 +132,10 @@ def _serve(args: argparse.Namespace) -> int:
             )
 
         try:
-            run_server(broker, args.host, args.port, ready=ready)
+            settings = ServerSettings(
+                handshake_timeout=args.handshake_timeout, max_connections=args.max_connections
+            )
+            run_server(broker, args.host, args.port, settings=settings, ready=ready)
         except KeyboardInterrupt:
             pass
         except OSError as error:
@@ -186,6 +218,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="normal",
         help="with --data-dir: 'normal' (default) survives a killed process, 'full' also a "
         "power loss (an fsync per commit)",
+    )
+    serve.add_argument(
+        "--handshake-timeout",
+        type=_handshake_timeout,
+        default=10.0,
+        metavar="MS",
+        help="close a socket that has not completed connection.open within this many "
+        "milliseconds (default 10000, as RabbitMQ's handshake_timeout)",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=_max_connections,
+        default=None,
+        metavar="N",
+        help="refuse connection.open (530) while more than N sockets are open, as "
+        "RabbitMQ's connection_max (default 'infinity')",
     )
     serve.add_argument("--quiet", action="store_true", help="log warnings and errors only")
     commands.add_parser("hello", help="run the 'Hello World' tutorial in process")

@@ -36,7 +36,14 @@ FRAME_MIN = 8192  # spec 10.3
 
 
 class ServerSettings:
-    """What connection.tune offers (spec 10.3) and who may log in."""
+    """What connection.tune offers (spec 10.3), who may log in, and the connection limits.
+
+    ``handshake_timeout`` (seconds, RabbitMQ's 10 by default; None: none) is how long
+    a client may take from connecting to connection.open (spec 21.7);
+    ``max_connections`` (RabbitMQ's ``connection_max``, default None: no limit)
+    refuses connection.open with 530 while more sockets than that are open
+    (spec 21.9).
+    """
 
     def __init__(
         self,
@@ -44,11 +51,16 @@ class ServerSettings:
         frame_max: int = 131072,
         heartbeat: int = 60,
         loopback_users: tuple[str, ...] = ("guest",),
+        *,
+        handshake_timeout: float | None = 10.0,
+        max_connections: int | None = None,
     ) -> None:
         self.channel_max = channel_max
         self.frame_max = frame_max
         self.heartbeat = heartbeat
         self.loopback_users = loopback_users
+        self.handshake_timeout = handshake_timeout
+        self.max_connections = max_connections
 
 
 _CAPABILITIES = {
@@ -198,6 +210,10 @@ def on_tune_ok(self: ServerConnection, method: Any) -> None:
 
 
 def on_open(self: ServerConnection, method: Any) -> None:
+    limit = self.settings.max_connections
+    count = self._connection_count
+    if limit is not None and count is not None and count() > limit:  # spec 15.9: checked first
+        raise NotAllowed(f"connection refused: node connection limit ({limit}) is reached", 10, 40)
     vhost = method.virtual_host
     if vhost not in self.broker.vhosts:
         raise NotAllowed(f"vhost {vhost} not found", 10, 40)

@@ -97,8 +97,11 @@ class ServerConnection:
         loopback: bool = True,
         settings: ServerSettings | None = None,
         wakeup: Callable[[], None] | None = None,
+        connection_count: Callable[[], int] | None = None,
     ) -> None:
         self.broker = broker
+        # the server's open sockets, this one included (for max_connections)
+        self._connection_count = connection_count
         self._write = write
         self._close_transport = close
         # the client closed with connection.close and has its close-ok: as on

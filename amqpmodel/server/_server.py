@@ -4,7 +4,10 @@ One event loop serves every client. Frames are handled on the loop thread;
 the core is shared with any in-process user of the same ``Broker`` (the
 broker's lock makes that safe) and wakes a connection when the core has
 something for it (``Connection.set_wakeup``). The loop also settles the
-broker's timers (TTL, queue expiry) when they come due.
+broker's timers (TTL, queue expiry) when they come due, and enforces the
+connection limits of ``ServerSettings``: the handshake timeout here, the
+connection count at connection.open (``_negotiation``), accept errors in
+``_listener``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 
 from amqpmodel import Broker
 
+from ._listener import Listener
 from ._protocol import ServerConnection, ServerSettings
 
 __all__ = ["Server", "run_server", "serve"]
@@ -53,6 +57,7 @@ class _Protocol(asyncio.Protocol):
         self._drain_scheduled = False
         self._closing_timer: asyncio.TimerHandle | None = None
         self._linger_timer: asyncio.TimerHandle | None = None
+        self._handshake_timer: asyncio.TimerHandle | None = None
         self._close_on_data = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -64,17 +69,35 @@ class _Protocol(asyncio.Protocol):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         peername = transport.get_extra_info("peername")
         peer = f"{peername[0]}:{peername[1]}" if isinstance(peername, tuple) else str(peername)
+        server = self.server
         self.connection = ServerConnection(
-            self.server.broker,
+            server.broker,
             transport.write,
             self._hang_up,
             peer=peer,
             loopback=_is_loopback(peername),
-            settings=self.server.settings,
+            settings=server.settings,
             wakeup=self._wakeup,
+            connection_count=server.connection_count,
         )
-        self.server._protocols.add(self)
+        server._protocols.add(self)
+        timeout = server.settings.handshake_timeout
+        if timeout:
+            self._handshake_timer = self.loop.call_later(timeout, self._handshake_expired)
         log.info("accepting AMQP connection %s", peer)
+
+    def _handshake_expired(self) -> None:
+        """Spec 21.7: a client that has not opened the connection in time is hung up on
+        (no connection.close: it may not even speak AMQP)."""
+        self._handshake_timer = None
+        connection = self.connection
+        if connection is not None and connection.state in ("header", "start_ok", "tune_ok", "open"):
+            log.info(
+                "closing AMQP connection %s: handshake timeout (%ss)",
+                connection.peer,
+                self.server.settings.handshake_timeout,
+            )
+            self._close()
 
     def _wakeup(self) -> None:
         """Called by the core (under its lock, maybe from another thread) when events are pending."""
@@ -168,7 +191,8 @@ class _Protocol(asyncio.Protocol):
         if connection is not None:
             connection.connection_lost()
             log.info("closed AMQP connection %s", connection.peer)
-        for timer in (self._heartbeat, self._closing_timer, self._linger_timer):
+        timers = (self._heartbeat, self._closing_timer, self._linger_timer, self._handshake_timer)
+        for timer in timers:
             if timer is not None:
                 timer.cancel()
         self.server._protocols.discard(self)
@@ -191,8 +215,9 @@ class Server:
         self.port = port
         self.settings = settings or ServerSettings()
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
-        self._server: asyncio.Server | None = None
+        self._listener: Listener | None = None
         self._protocols: set[_Protocol] = set()
+        self._accepting: set[asyncio.Task[Any]] = set()
         self._thread_id = 0
         self._timer: asyncio.TimerHandle | None = None
         self._timer_deadline = float("inf")
@@ -205,15 +230,28 @@ class Server:
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
         self._thread_id = threading.get_ident()
-        self._server = await self.loop.create_server(
-            lambda: _Protocol(self), self.host, self.port, reuse_address=True
-        )
-        sockets = self._server.sockets
-        if sockets:
-            self.port = sockets[0].getsockname()[1]
+        self._listener = Listener(self.loop, self.host, self.port, self._accepted)
+        self.port = self._listener.port
         # a deadline set from another thread (an in-process publish with a TTL) re-arms our timer
         self.broker.add_deadline_listener(self._deadline_moved)
         log.info("amqpmodel listening on %s:%s", self.host, self.port)
+
+    def connection_count(self) -> int:
+        """Sockets accepted and not yet closed, handshake or not (RabbitMQ's count for
+        ``connection_max``)."""
+        return len(self._protocols)
+
+    def _accepted(self, sock: socket.socket) -> None:
+        task = self.loop.create_task(self._connect(sock))
+        self._accepting.add(task)
+        task.add_done_callback(self._accepting.discard)
+
+    async def _connect(self, sock: socket.socket) -> None:
+        try:
+            await self.loop.connect_accepted_socket(lambda: _Protocol(self), sock)
+        except OSError as error:  # the client left already, or we are out of resources
+            log.info("could not set up an accepted connection: %s", error)
+            sock.close()
 
     # broker timers (TTL, x-expires) settle on the loop when they come due
 
@@ -250,8 +288,8 @@ class Server:
 
     async def stop(self, reply_text: str = _SHUTDOWN_TEXT) -> None:
         """Stop listening and close every connection with 320 (connection.close, then the socket)."""
-        if self._server is not None:
-            self._server.close()
+        if self._listener is not None:
+            self._listener.close()
         for protocol in list(self._protocols):
             if protocol.connection is not None:
                 protocol.connection.close(320, reply_text)
@@ -264,9 +302,8 @@ class Server:
         if self._timer is not None:
             self._timer.cancel()
         self.broker.remove_deadline_listener(self._deadline_moved)
-        if self._server is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+        for task in list(self._accepting):
+            task.cancel()
 
 
 def run_server(
