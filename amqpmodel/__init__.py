@@ -38,6 +38,7 @@ from ._errors import (
     UnroutableError,
 )
 from ._exchange import Binding, Exchange, ExchangeType, ExchangeTypeBase, register_exchange_type
+from ._kombu_alias import install as _install_kombu_alias
 from ._methods import (
     BasicAck,
     BasicCancel,
@@ -58,6 +59,8 @@ from ._methods import (
 from ._properties import BasicProperties, Message
 from ._queue import Consumer, Queue, QueueStats
 from ._vhost import VirtualHost
+
+_install_kombu_alias()  # amqpmodel:// for kombu and Celery, without importing kombu here
 
 try:
     __version__ = version("amqpmodel")

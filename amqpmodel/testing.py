@@ -15,8 +15,8 @@ available in any project that has amqpmodel installed:
   ``amqp_broker``, which is the process's default broker while the test runs,
   so Celery's ``broker_url = "amqpmodel://"`` reaches it too (needs kombu).
 
-With kombu installed, the plugin makes ``amqpmodel://`` known to kombu at
-start (kombu has no discovery of other packages' transports), so a test suite
+Loading the plugin imports amqpmodel, which makes ``amqpmodel://`` known to
+kombu (kombu has no discovery of other packages' transports), so a test suite
 needs no ``import amqpmodel.kombu`` first.
 
 ``amqp_url`` starts one server per test, on the test's own ``amqp_broker``:
@@ -231,17 +231,7 @@ def patch_pika(broker: Broker) -> contextlib.AbstractContextManager[PikaPatch]:
     return patch(broker)
 
 
-def _register_kombu_alias() -> None:
-    # only the alias: kombu imports amqpmodel.kombu itself when a URL names it
-    try:
-        import kombu.transport
-    except ImportError:  # kombu is optional
-        return
-    kombu.transport.TRANSPORT_ALIASES.setdefault("amqpmodel", "amqpmodel.kombu:Transport")
-
-
 def pytest_configure(config: pytest.Config) -> None:
-    _register_kombu_alias()
     config.addinivalue_line(
         "markers",
         f"{_MARKER}(enabled=True): fail the test on unacked deliveries, unroutable "

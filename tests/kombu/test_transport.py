@@ -311,3 +311,22 @@ def test_a_broker_close_during_a_blocking_drain_raises_it(conn: kombu.Connection
         conn.drain_events(timeout=3)
     closer.join()
     assert raised.value.reply_code == 320
+
+
+@pytest.mark.parametrize("order", ["amqpmodel first", "kombu first"])
+def test_importing_amqpmodel_makes_the_url_known_to_kombu(order: str) -> None:
+    # outside pytest (no plugin) and without importing amqpmodel.kombu
+    imports = "import amqpmodel, kombu" if order == "amqpmodel first" else "import kombu, amqpmodel"
+    script = (
+        f"{imports}\n"
+        "import sys\n"
+        "assert 'amqpmodel.kombu' not in sys.modules\n"
+        "with kombu.Connection('amqpmodel://') as c:\n"
+        "    q = c.SimpleQueue('jobs'); q.put({'n': 1}); m = q.get(timeout=1); m.ack()\n"
+        "    print(m.payload)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "{'n': 1}"
