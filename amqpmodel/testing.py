@@ -49,7 +49,10 @@ would let pass in silence (``assert_strict``):
   (reject-publish without a dead-letter exchange).
 
 Each offender is named (exchange, routing key, a body preview, message id)
-with where it went. The broker records these only in strict tests (the last
+with where it went. What the check cannot see: whether a client over a
+socket (or the pika drop-in, which is pika over the server) listens for the
+returns the server forwards, since the server always takes them; a pika
+application without a return callback or confirms drops them unseen. The broker records these only in strict tests (the last
 100 in full, all of them counted); other tests pay nothing for it.
 """
 
