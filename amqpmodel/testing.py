@@ -308,7 +308,9 @@ def amqp_url(amqp_broker: Broker) -> Iterator[str]:
         pytest.skip(
             f"amqp_url needs amqpmodel's server extra (pip install 'amqpmodel[server]'): {error}"
         )
-    with serve(amqp_broker) as url:
+    # a client the test left connected is not waited for at the end (it would cost
+    # half a second a test): its socket is closed right after connection.close
+    with serve(amqp_broker, shutdown_grace=0.05) as url:
         yield url
 
 

@@ -286,17 +286,17 @@ class Server:
                 protocol._drain()
         self._arm_timer()
 
-    async def stop(self, reply_text: str = _SHUTDOWN_TEXT) -> None:
-        """Stop listening and close every connection with 320 (connection.close, then the socket)."""
+    async def stop(self, reply_text: str = _SHUTDOWN_TEXT, grace: float = 0.5) -> None:
+        """Stop listening and close every connection with 320 (connection.close, then the
+        socket, after at most ``grace`` seconds for the client's close-ok)."""
         if self._listener is not None:
             self._listener.close()
         for protocol in list(self._protocols):
             if protocol.connection is not None:
                 protocol.connection.close(320, reply_text)
-        for _ in range(50):  # up to 0.5 s for clients to answer close-ok
-            if not self._protocols:
-                break
-            await asyncio.sleep(0.01)
+        deadline = self.loop.time() + grace
+        while self._protocols and self.loop.time() < deadline:
+            await asyncio.sleep(0.005)
         for protocol in list(self._protocols):
             protocol._close()
         if self._timer is not None:
@@ -348,8 +348,12 @@ def serve(
     port: int = 0,
     *,
     settings: ServerSettings | None = None,
+    shutdown_grace: float = 0.5,
 ) -> Iterator[str]:
     """Run a server in a background thread for the duration of a ``with`` block; yield its URL.
+
+    At the end every connection gets connection.close (320) and ``shutdown_grace``
+    seconds at most to answer before its socket is closed.
 
     >>> from amqpmodel import Broker
     >>> with serve(Broker()) as url:  # doctest: +SKIP
@@ -370,7 +374,7 @@ def serve(
         stop.append(asyncio.Event())
         started.set()
         await stop[0].wait()
-        await server.stop()
+        await server.stop(grace=shutdown_grace)
 
     thread = threading.Thread(
         target=asyncio.run, args=(main(),), name="amqpmodel-server", daemon=True
