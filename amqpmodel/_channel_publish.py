@@ -185,6 +185,8 @@ def _deliver_publish(
         return None
     rejected = self._enqueue(message, queues, ttl_ms)
     if self._confirming:
+        if rejected and self._broker._losses is not None:
+            self._broker._losses.told("overflow", message)  # the nack tells the publisher
         self._confirm(not rejected)
         if rejected or (self._ack_nack_callback is None and not self._wait_for_store()):
             return NackError([_ReturnedMessage(message)])

@@ -314,3 +314,32 @@ def test_an_ack_still_on_the_wire_does_not_fail_the_strict_check(pytester: pytes
     )
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=20)
+
+
+def test_a_refusal_the_publisher_was_told_of_is_not_flagged(pytester: pytest.Pytester) -> None:
+    # reject-publish on a confirming channel: the publisher gets basic.nack (spec 8.3)
+    pytester.makepyfile(
+        textwrap.dedent(
+            """
+            import pytest
+            from amqpmodel import NackError
+
+            @pytest.mark.amqp_strict
+            def test_nacked(amqp_channel):
+                amqp_channel.confirm_delivery()
+                amqp_channel.queue_declare(
+                    "full", arguments={"x-max-length": 0, "x-overflow": "reject-publish"})
+                with pytest.raises(NackError):
+                    amqp_channel.basic_publish("", "full", b"refused")
+
+            @pytest.mark.amqp_strict
+            def test_not_told(amqp_channel):
+                amqp_channel.queue_declare(
+                    "full", arguments={"x-max-length": 0, "x-overflow": "reject-publish"})
+                amqp_channel.basic_publish("", "full", b"refused")
+            """
+        )
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    assert "test_not_told" in result.stdout.str() and "overflow" in result.stdout.str()
