@@ -45,10 +45,10 @@ class MConsumer:
     def has_room(self) -> bool:
         channel = self.channel
         if self.auto_ack:
-            return not channel.connection.paused  # 7.5: no_ack ignores prefetch
+            return not channel.paused  # 7.5: no_ack ignores prefetch
         if self.prefetch and self.unacked >= self.prefetch:
             return False
-        if not self.prefetch and channel.connection.paused:
+        if not self.prefetch and channel.paused:
             return False
         return not channel.global_prefetch or channel.global_unacked < channel.global_prefetch
 
@@ -110,6 +110,7 @@ class MChannel:
         self.connection = connection
         self.number = number
         self.open = True
+        self.paused = connection.paused  # a new channel of a paused connection starts paused
         self.prefetch = 0
         self.global_prefetch = 0
         self.global_unacked = 0
@@ -126,7 +127,8 @@ class MChannel:
             self.unacked[self.tag] = (queue, seq, body, consumer)
             consumer.unacked += 1
             self.global_unacked += 1
-        self.connection.events.append((self.number, consumer.tag, self.tag, redelivered, body))
+        if self.open:  # a closing channel's callbacks do not run (its messages go back, 7.13)
+            self.connection.events.append((self.number, consumer.tag, self.tag, redelivered, body))
 
     def consumer_queues(self) -> list[MQueue]:
         return list({consumer.queue: None for consumer in self.consumers.values()})
@@ -343,11 +345,12 @@ class DispatchMachine(RuleBasedStateMachine):
     def pause(self, index: int, paused: bool) -> None:
         self.connections[index].pause_deliveries(paused)
         connection = self.model_connections[index]
-        was = connection.paused
         connection.paused = paused
-        if was and not paused:
-            for model in connection.channels:
-                if model.open:
+        # channel by channel: a channel resumed first may take what the others wait for
+        for model in connection.channels:
+            if model.open and model.paused != paused:
+                model.paused = paused
+                if not paused:
                     for queue in model.consumer_queues():
                         queue.dispatch()
 
