@@ -34,6 +34,7 @@ from ._validation import boolean
 if TYPE_CHECKING:
     from ._channel_blocking import _ConsumeGenerator
     from ._connection import Connection
+    from ._dispatch import Waitlist
     from ._properties import Message
     from ._queue import Consumer, Queue
     from ._reply_to import ReplyConsumer
@@ -58,6 +59,13 @@ class Channel:
         self._delivery_tag = 0
         self._unacked: dict[int, Unacked] = {}
         self._consumers: dict[str, Consumer] = {}
+        # the queues consumed from, each with its consumers from this channel in
+        # registration order: which queues get freed credit first (spec 7.5)
+        self._consumed: dict[Queue, dict[Consumer, None]] = {}
+        self._consumer_seq = 0
+        # waitlists of consumers held back by this channel (see _dispatch.py)
+        self._held_by_prefetch: dict[Waitlist, None] = {}
+        self._held_by_pause: dict[Waitlist, None] = {}
         self._prefetch = 0  # per-consumer limit for consumers created from now on (spec 7.5)
         self._global_prefetch = 0
         self._global_unacked = 0  # consumer deliveries awaiting ack (basic.get excluded)
@@ -226,6 +234,8 @@ class Channel:
     _take_undelivered = _channel_consume._take_undelivered
     _pause_deliveries = _channel_consume._pause_deliveries
     _remove_consumer = _channel_consume._remove_consumer
+    _forget_consumer = _channel_consume._forget_consumer
+    _consumer_queues = _channel_consume._consumer_queues
     _broker_cancel = _channel_consume._broker_cancel
     _deliver = _channel_consume._deliver
     basic_qos = _channel_consume.basic_qos

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._arguments import type_name
 from ._channel_base import amqp_method, call_one
+from ._dispatch import release
 from ._errors import (
     AccessRefused,
     AMQPError,
@@ -35,6 +36,8 @@ __all__ = [
     "_take_undelivered",
     "_pause_deliveries",
     "_remove_consumer",
+    "_forget_consumer",
+    "_consumer_queues",
     "_broker_cancel",
     "_deliver",
     "basic_qos",
@@ -123,9 +126,7 @@ def basic_consume(
             f"invalid arg 'x-priority' for {where}: \"expected integer, got {type_name(priority)}\""
         )
     consumers = target._consumers
-    if (exclusive and (consumers or target._args.single_active_consumer)) or any(
-        c.exclusive for c in consumers
-    ):
+    if (exclusive and (consumers or target._args.single_active_consumer)) or consumers.exclusive:
         raise AccessRefused(
             f"queue '{target.name}' in vhost '{self._vhost.name}' in exclusive use"
         )  # 7.3
@@ -143,6 +144,12 @@ def basic_consume(
         registered=target._registered,
     )
     self._consumers[tag] = consumer
+    self._consumer_seq += 1
+    consumer._channel_seq = self._consumer_seq
+    consumed = self._consumed.get(target)
+    if consumed is None:
+        consumed = self._consumed[target] = {}
+    consumed[consumer] = None
     target._add_consumer(consumer)
     return tag
 
@@ -242,19 +249,43 @@ def _pause_deliveries(self: Channel, paused: bool) -> None:
         return
     self._paused = paused
     if not paused:
-        for queue in {consumer.queue: None for consumer in self._consumers.values()}:
+        if self._held_by_pause:
+            release(self._held_by_pause)
+        for queue in self._consumer_queues():
             if queue._ready.count and not queue._deleted:
                 queue._dispatch()
 
 
-def _remove_consumer(self: Channel, consumer: Consumer) -> None:
+def _consumer_queues(self: Channel) -> list[Queue]:
+    """The queues this channel consumes from, in the order of their first consumer here.
+
+    The order in which queues get to use credit the channel frees (spec 7.5),
+    found without a walk over every consumer of the channel.
+    """
+    consumed = self._consumed
+    if len(consumed) < 2:
+        return list(consumed)
+    return sorted(consumed, key=lambda queue: next(iter(consumed[queue]))._channel_seq)
+
+
+def _forget_consumer(self: Channel, consumer: Consumer) -> None:
     self._consumers.pop(consumer.tag, None)
+    consumed = self._consumed.get(consumer.queue)
+    if consumed is not None:
+        consumed.pop(consumer, None)
+        if not consumed:
+            del self._consumed[consumer.queue]
+
+
+def _remove_consumer(self: Channel, consumer: Consumer) -> None:
+    self._forget_consumer(consumer)
     consumer.queue._remove_consumer(consumer)
 
 
 def _broker_cancel(self: Channel, consumer: Consumer) -> None:
     """The queue went away: cancel the consumer and tell the client (spec 7.8)."""
-    self._consumers.pop(consumer.tag, None)
+    self._forget_consumer(consumer)
+    consumer.queue._consumers.remove(consumer)
     if not self.connection.consumer_cancel_notify:
         return
     method = BasicCancel(consumer.tag)
@@ -305,8 +336,10 @@ def basic_qos(
         raise NotImplementedByBroker(f"prefetch_size!=0 ({prefetch_size})")  # spec 7.5
     if global_qos:
         self._global_prefetch = prefetch_count  # spec 0.1
-        for consumer in list(self._consumers.values()):
-            if consumer.queue._ready.count:
-                consumer.queue._dispatch()
+        if self._held_by_prefetch and (not prefetch_count or self._global_unacked < prefetch_count):
+            release(self._held_by_prefetch)
+        for queue in self._consumer_queues():
+            if queue._ready.count:
+                queue._dispatch()
     else:
         self._prefetch = prefetch_count

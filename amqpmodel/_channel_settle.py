@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._channel_base import Unacked, amqp_method
+from ._dispatch import FULL, release
 from ._errors import AMQPError, NotImplementedByBroker, PreconditionFailed
 from ._queue import Queue
 from ._timers import INFINITY
@@ -57,6 +58,8 @@ def _apply_settles(self: Channel, settles: list[tuple[int, Unacked]], action: st
         if consumer is not None:
             consumer.unacked -= 1
             self._global_unacked -= 1
+            if consumer._state == FULL:
+                queue._consumers.reinstate(consumer)  # room again (spec 7.5)
         if action == "ack":
             if queue._journal is not None:
                 queue._journal.message_removed(entry)
@@ -71,8 +74,10 @@ def _apply_settles(self: Channel, settles: list[tuple[int, Unacked]], action: st
         for queue in touched:
             queue._settle_after_requeue(now)  # spec 5.5: after the whole batch is back
     if self._global_prefetch:
-        for consumer in self._consumers.values():
-            touched[consumer.queue] = None
+        if self._held_by_prefetch and self._global_unacked < self._global_prefetch:
+            release(self._held_by_prefetch)
+        for consumer_queue in self._consumer_queues():
+            touched[consumer_queue] = None
     for queue in touched:
         if queue._ready.count and queue._consumers:
             queue._dispatch()
@@ -115,6 +120,8 @@ def basic_ack(self: Channel, delivery_tag: int = 0, multiple: bool = False) -> N
             if consumer is not None:
                 consumer.unacked -= 1
                 self._global_unacked -= 1
+                if consumer._state == FULL:
+                    queue._consumers.reinstate(consumer)  # room again (spec 7.5)
                 if self._global_prefetch:
                     self._apply_settles([], "ack")
                 elif queue._ready.count and queue._consumers:

@@ -15,6 +15,7 @@ import attrs
 
 if TYPE_CHECKING:
     from ._channel import Channel
+    from ._dispatch import Waitlist
     from ._queue import Queue
 
 __all__ = ["Consumer", "QueueStats"]
@@ -37,9 +38,19 @@ class QueueStats:
 
 
 class Consumer:
-    """A basic.consume subscription on one queue from one channel."""
+    """A basic.consume subscription on one queue from one channel.
+
+    ``_rank``, ``_position``, ``_state`` and ``_waitlist`` are its place in its
+    queue's dispatch order (see ``_dispatch.py``); ``_channel_seq`` orders it
+    among its channel's consumers.
+    """
 
     __slots__ = (
+        "_channel_seq",
+        "_position",
+        "_rank",
+        "_state",
+        "_waitlist",
         "auto_ack",
         "callback",
         "channel",
@@ -78,6 +89,14 @@ class Consumer:
         self.on_cancel = on_cancel
         self.registered = registered
         self.unacked = 0
+        self._rank = -priority
+        self._position = 0
+        self._state = 0  # SINGLE until its queue places it
+        self._waitlist: Waitlist | None = None
+        self._channel_seq = 0
+
+    def __lt__(self, other: object) -> bool:
+        return False  # heap entries tie only on out-of-date ones; either may come first
 
     def has_room(self) -> bool:
         # ``channel._paused``: its connection cannot take more now (the server's flow

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._arguments import QueueArguments
 from ._consumer import Consumer, QueueStats
+from ._dispatch import ConsumerSet, RoundRobinConsumers, SingleActiveConsumers
 from ._losses import record_length_drop
 from ._properties import Message
 from ._ready import Entry, Fifo, PriorityFifo, QueueEntry
@@ -89,7 +90,10 @@ class Queue:
         )
         self._ready_bytes = 0
         self._unacked = 0
-        self._consumers: list[Consumer] = []  # highest x-priority first, then registration order
+        # in delivery order: highest x-priority first, round-robin within (spec 7.4, 7.6)
+        self._consumers: ConsumerSet = (
+            SingleActiveConsumers() if parsed.single_active_consumer else RoundRobinConsumers()
+        )
         self._registered = 0
         self._ever_consumed = False
         self._deleted = False
@@ -198,9 +202,10 @@ class Queue:
         assert stats.enqueued == total, (
             f"accounting: enqueued {stats.enqueued} != {total} ({stats})"
         )
-        for consumer in self._consumers:
+        for consumer in self._consumers.keys():
             if consumer.prefetch and not consumer.auto_ack:
                 assert consumer.unacked <= consumer.prefetch, "consumer over its prefetch"
+        self._consumers._check()
 
     # ----------------------------------------------------------------- publishing
 
@@ -237,7 +242,7 @@ class Queue:
                 self._journal.message_enqueued(self, entry)  # spec 22.4, 22.28
             if self._consumers:
                 if not ready.count:
-                    consumer = self._next_consumer()
+                    consumer = self._consumers.next()
                     if consumer is not None:
                         consumer.channel._deliver(consumer, self, entry)  # spec 5.2: not enqueued
                         return True
@@ -271,7 +276,7 @@ class Queue:
         if self._journal is not None and message.properties.delivery_mode == 2:
             self._journal.message_enqueued(self, entry)  # spec 22.4, 22.28
         if not ready.count and self._consumers:
-            consumer = self._next_consumer()
+            consumer = self._consumers.next()
             if consumer is not None:
                 # spec 5.2, 3.4: a free consumer takes it without enqueueing
                 consumer.channel._deliver(consumer, self, entry)
@@ -367,42 +372,20 @@ class Queue:
 
     def _active_consumer(self) -> Consumer:
         # spec 7.6: the first registered is active; on failover the highest
-        # x-priority, earliest registered, which is the head of the ordering
-        return self._consumers[0]
+        # x-priority, earliest registered
+        return self._consumers.first()
 
     def _next_consumer(self) -> Consumer | None:
-        consumers = self._consumers
-        if self._args.single_active_consumer:
-            active = consumers[0]
-            return active if active.has_room() else None
-        if len(consumers) == 1:
-            only = consumers[0]
-            return only if only.has_room() else None
-        # spec 7.4: round-robin among the highest-priority consumers with room
-        for index, consumer in enumerate(consumers):
-            if consumer.has_room():
-                self._rotate(index)
-                return consumer
-        return None
-
-    def _rotate(self, index: int) -> None:
-        """Move the consumer at ``index`` behind the others of its priority."""
-        consumers = self._consumers
-        consumer = consumers[index]
-        end = index + 1
-        while end < len(consumers) and consumers[end].priority == consumer.priority:
-            end += 1
-        if end - 1 != index:
-            del consumers[index]
-            consumers.insert(end - 1, consumer)
+        """The consumer for the next message (spec 7.4-7.6; see ``_dispatch.py``)."""
+        return self._consumers.next()
 
     def _dispatch(self) -> None:
         """Assign ready messages to consumers with room, head first."""
         ready = self._ready
         consumers = self._consumers
-        if len(consumers) == 1 and not self._may_expire:
+        only = consumers.single
+        if only is not None and not self._may_expire:
             # the common case: one consumer, nothing to expire at the head
-            only = consumers[0]
             deliver = only.channel._deliver
             while ready.count and only.has_room():
                 entry = ready.pop()
@@ -410,12 +393,13 @@ class Queue:
                 deliver(only, self, entry)
             return
         now = self._vhost._now() if self._may_expire else 0.0
+        next_consumer = consumers.next
         while ready.count:
             if self._may_expire:
                 self._expire_head(now)
                 if not ready.count:
                     break
-            consumer = self._next_consumer()
+            consumer = next_consumer()
             if consumer is None:
                 return
             entry = ready.pop()
@@ -423,22 +407,15 @@ class Queue:
             consumer.channel._deliver(consumer, self, entry)
 
     def _add_consumer(self, consumer: Consumer) -> None:
-        consumers = self._consumers
-        index = len(consumers)
-        while index > 0 and consumers[index - 1].priority < consumer.priority:
-            index -= 1
-        if self._args.single_active_consumer and consumers:
-            index = max(index, 1)  # never displace the active consumer (spec 7.6)
-        consumers.insert(index, consumer)
+        """Register a consumer behind the others of its priority: O(log n) (spec 7.4, 7.6)."""
+        self._consumers.add(consumer)
         self._ever_consumed = True
         self._expires_at = None  # spec 2.9: a queue with consumers is in use
         if self._ready.count:
             self._dispatch()
 
     def _remove_consumer(self, consumer: Consumer) -> None:
-        try:
-            self._consumers.remove(consumer)
-        except ValueError:
+        if not self._consumers.remove(consumer):
             return
         if not self._consumers:
             self._touch()  # spec 2.9: the last consumer leaving restarts x-expires
