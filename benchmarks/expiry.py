@@ -23,12 +23,12 @@ Target: time per expired message stays within 2x across sizes.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import random
-import sys
 import time
 from collections import deque
+
+import _scaling
 
 from amqpmodel import BasicProperties, Broker, VirtualClock
 
@@ -97,63 +97,13 @@ def run_size(n: int, queues: int, seed: int) -> dict[str, float]:
     left = sum(broker.queues[name].messages for name in names)
     assert expired == n and left == 0, (expired, left)
     ch.connection.close()
-    return {
-        "n": n,
-        "expire_s": expire_seconds,
-        "expire_us": expire_seconds / n * 1e6,
-        "publish_us": publish_seconds / n * 1e6,
-    }
+    return {"n": n, "advance_s": expire_seconds, "publish_us": publish_seconds / n * 1e6}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated N values")
-    parser.add_argument("--max-n", type=int, default=None, help="skip sizes above this")
-    parser.add_argument("--queues", type=int, default=16)
-    parser.add_argument("--seed", type=int, default=2024)
-    parser.add_argument("--repeat", type=int, default=3, help="runs per size; best is reported")
-    args = parser.parse_args(argv)
-    sizes = [int(s) for s in args.sizes.split(",")]
-    if args.max_n is not None:
-        sizes = [s for s in sizes if s <= args.max_n]
-    if not sizes:
-        parser.error("no size left under --max-n")
-
-    run_size(1000, args.queues, args.seed)  # warm-up
-    print(
-        f"python {sys.version.split()[0]}, {args.queues} queues, expiration 1..{MAX_TTL_MS} ms "
-        f"(1000 distinct values), seed {args.seed}\n"
+    return _scaling.main(
+        __doc__.splitlines()[0], "expiry", f"expiration 1..{MAX_TTL_MS} ms", run_size, run_floor, TARGET_SPREAD, argv
     )
-    header = (
-        f"{'N':>10} {'advance total':>14} {'us/msg expiry':>14} {'us/msg publish':>15} "
-        f"{'floor us/msg':>13} {'vs floor':>9}"
-    )
-    print(header)
-    print("-" * len(header))
-    results = []
-    for n in sizes:
-        runs = []
-        for _ in range(args.repeat):
-            runs.append(run_size(n, args.queues, args.seed))
-            gc.collect()
-        r = min(runs, key=lambda run: run["expire_s"])
-        r["floor_us"] = min(run_floor(n, args.queues, args.seed) for _ in range(args.repeat))
-        results.append(r)
-        print(
-            f"{n:>10,} {r['expire_s']:>13.3f}s {r['expire_us']:>14.3f} {r['publish_us']:>15.3f} "
-            f"{r['floor_us']:>13.3f} {r['expire_us'] / r['floor_us']:>8.1f}x"
-        )
-        gc.collect()
-    per_msg = [r["expire_us"] for r in results]
-    spread = max(per_msg) / min(per_msg)
-    floor = [r["floor_us"] for r in results]
-    met = spread <= TARGET_SPREAD
-    print(
-        f"\nper-message expiry time spread (max/min) across sizes: {spread:.2f}x "
-        f"(target <= {TARGET_SPREAD:g}x): {'met' if met else 'NOT met'}"
-    )
-    print(f"floor spread across the same sizes: {max(floor) / min(floor):.2f}x")
-    return 0
 
 
 if __name__ == "__main__":
