@@ -34,7 +34,7 @@ from ._exchange import (
     register_exchange_type,
 )
 from ._field_values import TAGGED_INTS, TaggedInt
-from ._properties import BasicProperties, Message
+from ._properties import BasicProperties, Message, with_headers
 from ._timers import INFINITY
 from ._validation import parse_expiration
 
@@ -54,27 +54,6 @@ _LONG = TAGGED_INTS[b"l"]
 _GC_PAUSE_AT = 1000  # a release this large pauses the cyclic collector (see _release)
 
 HeldMessage = tuple[Message, tuple[str, ...], int, int]  # message, routing keys, seq, delay
-
-
-def _with_headers(p: BasicProperties, headers: dict[str, Any]) -> BasicProperties:
-    """``p`` with other headers: positional, a fifth of what ``attrs.evolve`` costs; the
-    wire bytes of received properties are not kept (the headers changed)."""
-    return BasicProperties(
-        p.content_type,
-        p.content_encoding,
-        headers,
-        p.delivery_mode,
-        p.priority,
-        p.correlation_id,
-        p.reply_to,
-        p.expiration,
-        p.message_id,
-        p.timestamp,
-        p.type,
-        p.user_id,
-        p.app_id,
-        p.cluster_id,
-    )
 
 
 def delay_of(headers: dict[str, Any] | None) -> int | None:
@@ -269,7 +248,7 @@ class DelayedMessageExchangeType(ExchangeTypeBase):
                     if delivered is None:
                         headers = dict(props.headers or {})
                         headers["x-delay"] = _LONG(-delay)  # spec 13.8
-                        delivered = negated[cache_key] = _with_headers(props, headers)
+                        delivered = negated[cache_key] = with_headers(props, headers)
                     ttl_ms = (
                         parse_expiration(delivered.expiration)
                         if delivered.expiration is not None

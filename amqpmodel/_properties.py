@@ -20,6 +20,7 @@ __all__ = [
     "check_field_table",
     "delivered_properties",
     "to_properties",
+    "with_headers",
 ]
 
 _PROPERTY_NAMES = (
@@ -335,3 +336,28 @@ def check_field_table(table: Any, where: str) -> dict[str, Any]:
             raise FrameSyntaxError(f"{where} has a key longer than 255 bytes")
         checked[key] = check_field_value(value, where)
     return checked
+
+
+def with_headers(
+    p: BasicProperties, headers: dict[str, Any], *, drop_expiration: bool = False
+) -> BasicProperties:
+    """``p`` with other ``headers`` (and no expiration with ``drop_expiration``):
+    positional construction, a fifth of what ``attrs.evolve`` costs, for the paths
+    that rebuild properties per message (dead-lettering, delayed release). The wire
+    bytes of received properties are not kept: the headers changed."""
+    return BasicProperties(
+        p.content_type,
+        p.content_encoding,
+        headers,
+        p.delivery_mode,
+        p.priority,
+        p.correlation_id,
+        p.reply_to,
+        None if drop_expiration else p.expiration,
+        p.message_id,
+        p.timestamp,
+        p.type,
+        p.user_id,
+        p.app_id,
+        p.cluster_id,
+    )
