@@ -200,9 +200,16 @@ def on_tune_ok(self: ServerConnection, method: Any) -> None:
         raise NotAllowed(f"frame_max={frame_max} > {settings.frame_max} max size", 10, 31)
     if frame_max < FRAME_MIN:
         raise NotAllowed(f"frame_max={frame_max} < {FRAME_MIN} min size", 10, 31)
-    channel_max = method.channel_max or settings.channel_max
-    if channel_max > settings.channel_max:
-        raise NotAllowed(f"channel_max={channel_max} > {settings.channel_max} max size", 10, 31)
+    # spec 21.10: 0 means "no limit", which is more than the server allows
+    channel_max = method.channel_max
+    if channel_max == 0 or channel_max > settings.channel_max:
+        asked = "0 (no limit)" if channel_max == 0 else str(channel_max)
+        raise NotAllowed(
+            f"negotiated channel_max = {asked} is higher than the maximum allowed value "
+            f"({settings.channel_max})",
+            10,
+            31,
+        )
     self.frame_max = frame_max
     self.channel_max = channel_max
     self.heartbeat = method.heartbeat

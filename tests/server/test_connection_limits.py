@@ -73,7 +73,7 @@ def test_a_client_that_stops_before_connection_open_is_hung_up_on(
         )
         tune = wire.expect(commands.Connection.Tune)
     if stop_after == "tune-ok":
-        wire.send(frame(commands.Connection.TuneOk(frame_max=tune.frame_max, heartbeat=0)))
+        wire.send(frame(commands.Connection.TuneOk(channel_max=tune.channel_max, frame_max=tune.frame_max, heartbeat=0)))
     assert _closed_within(wire, HANDSHAKE_TIMEOUT) < HANDSHAKE_TIMEOUT + 1.5
     wire.close()
 
@@ -109,7 +109,7 @@ def test_max_connections_refuses_connection_open_beyond_it() -> None:
             )
         )
         tune = refused.expect(commands.Connection.Tune)
-        refused.send(frame(commands.Connection.TuneOk(frame_max=tune.frame_max, heartbeat=0)))
+        refused.send(frame(commands.Connection.TuneOk(channel_max=tune.channel_max, frame_max=tune.frame_max, heartbeat=0)))
         refused.send(frame(commands.Connection.Open(virtual_host="/")))
         close = refused.connection_closed_with(530)
         assert close.reply_text == (

@@ -175,3 +175,35 @@ def test_broker_initiated_cancel_carries_nowait(server: Endpoint, bystander: Bys
     assert cancel.consumer_tag == "ctag"
     assert cancel.nowait is True
     wire.close()
+
+
+@pytest.mark.parametrize(("asked", "said"), [(0, "0 (no limit)"), (4000, "4000")])
+def test_a_tune_ok_channel_max_above_the_servers_is_refused(
+    request: pytest.FixtureRequest, server: Endpoint, bystander: Bystander, asked: int, said: str
+) -> None:
+    # spec 21.10: 530 at connection.open time for channel_max 0 or above the server's 2047
+    if server.name == "rabbitmq":
+        request.applymarker(
+            pytest.mark.xfail(reason="RabbitMQ 3.10 resets the socket (spec 21.10)", strict=True)
+        )
+    wire = Wire(server)
+    wire.send(PROTOCOL_HEADER)
+    wire.expect(commands.Connection.Start)
+    wire.send(
+        frame(
+            commands.Connection.StartOk(
+                client_properties={}, mechanism="PLAIN", response="\x00guest\x00guest"
+            )
+        )
+    )
+    tune = wire.expect(commands.Connection.Tune)
+    wire.send(frame(commands.Connection.TuneOk(channel_max=asked, frame_max=tune.frame_max)))
+    wire.send(frame(commands.Connection.Open(virtual_host="/")))
+    close = wire.expect(commands.Connection.Close)
+    assert (close.reply_code, close.reply_text) == (
+        530,
+        f"NOT_ALLOWED - negotiated channel_max = {said} is higher than the maximum allowed "
+        "value (2047)",
+    )
+    assert (close.class_id, close.method_id) == (10, 31)
+    wire.close()
