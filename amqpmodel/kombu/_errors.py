@@ -96,7 +96,7 @@ def connection_refused(error: amqpmodel.AMQPError) -> BaseException:
         bases += (amqp_errors.IrrecoverableConnectionError,)
     if error.reply_code == 403:
         # a refused login says no more than RabbitMQ tells py-amqp (the reason is logged)
-        return _build((*bases, type(error)), 403, _LOGIN_REFUSED, (10, 11), error)
+        return _build((*bases, type(error)), 403, _LOGIN_REFUSED, (0, 0), error)
     return _build((*bases, type(error)), error.reply_code, error.reply_text, (10, 40), error)
 
 

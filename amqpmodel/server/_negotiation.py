@@ -172,8 +172,8 @@ def on_start_ok(self: ServerConnection, method: Any) -> None:
                 403,
                 f"ACCESS_REFUSED - Login was refused using authentication mechanism "
                 f"{mechanism}. For details see the broker logfile.",
-                10,
-                11,
+                0,  # no method named, as RabbitMQ's close after a refused login
+                0,
             )
         self._state = "closed"
         self.login_refused = True

@@ -61,6 +61,7 @@ def test_refused_login_keeps_the_socket_open_for_a_while(
         "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. "
         "For details see the broker logfile."
     )
+    assert (close.class_id, close.method_id) == (0, 0)  # names no method, as RabbitMQ's
     assert isinstance(wire.read(timeout=SILENT_CLOSE_DELAY - 1.0), Silence)  # still open
     assert isinstance(wire.read(timeout=3.0), Closed)
     assert SILENT_CLOSE_DELAY - 0.5 < time.monotonic() - started < SILENT_CLOSE_DELAY + 2.0
