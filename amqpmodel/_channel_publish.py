@@ -183,23 +183,24 @@ def _deliver_publish(
         if self._confirming:
             self._confirm(True)
         return None
-    rejected = self._enqueue(message, queues, ttl_ms)
+    rejected = self._enqueue(message, queues, ttl_ms, self._confirming)
     if self._confirming:
-        if rejected and self._broker._losses is not None:
-            self._broker._losses.told("overflow", message)  # the nack tells the publisher
         self._confirm(not rejected)
         if rejected or (self._ack_nack_callback is None and not self._wait_for_store()):
             return NackError([_ReturnedMessage(message)])
     return None
 
 
-def _enqueue(message: Message, queues: list[Queue], ttl_ms: int | None) -> bool:
-    """Hand a routed message to its queues; True when at least one refused it."""
+def _enqueue(
+    message: Message, queues: list[Queue], ttl_ms: int | None, told: bool = False
+) -> bool:
+    """Hand a routed message to its queues; True when at least one refused it.
+    ``told``: the publisher hears of a refusal (a confirming channel's nack)."""
     if len(queues) == 1:
-        return not queues[0]._publish(message, ttl_ms, None, True)
+        return not queues[0]._publish(message, ttl_ms, None, True, told)
     rejected = False
     for queue in queues:
-        if not queue._publish(message, ttl_ms):
+        if not queue._publish(message, ttl_ms, None, False, told):
             rejected = True  # spec 5.4: still lands in the others
     return rejected
 

@@ -86,23 +86,6 @@ class LossLog:
             )
         )
 
-    def told(self, reason: str, message: Message) -> None:
-        """Take back what was just recorded for ``message`` with ``reason``: its
-        publisher was told after all (a confirming channel's basic.nack for a
-        reject-publish refusal, spec 8.3), so it is not a silent loss."""
-        recent = self.recent
-        while (
-            recent
-            and recent[-1].reason == reason
-            and recent[-1].exchange == message.exchange
-            and recent[-1].routing_key == message.routing_key
-            and recent[-1].body == message.body[: _PREVIEW + 1]
-        ):
-            recent.pop()
-            self.counts[reason] -= 1
-            if not self.counts[reason]:
-                del self.counts[reason]
-
     @property
     def total(self) -> int:
         return sum(self.counts.values())

@@ -221,12 +221,14 @@ class Queue:
         ttl_ms: int | None,
         now: float | None = None,
         only_queue: bool = False,
+        told: bool = False,
     ) -> bool:
         """Take a routed message; False when reject-publish refused it (spec 5.3).
 
         ``now`` is read from the clock only when a TTL or a limit needs it.
         ``only_queue``: no other queue takes this message object, so it can be
-        its own entry here (see ``Message``).
+        its own entry here (see ``Message``). ``told``: a refusal reaches the
+        publisher (a confirming channel's basic.nack), so it is no silent loss.
         """
         self.stats.enqueued += 1
         ready = self._ready
@@ -261,7 +263,7 @@ class Queue:
                 self._dead_letter(message, "maxlen", now)
             else:
                 self.stats.dropped["overflow"] += 1
-                if self._vhost._broker._losses is not None:
+                if not told and self._vhost._broker._losses is not None:
                     record_length_drop(self, "overflow", message)
             return False
         if args.message_ttl is not None and (ttl_ms is None or args.message_ttl < ttl_ms):
