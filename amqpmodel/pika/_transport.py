@@ -175,25 +175,27 @@ class InProcessConnection(pika.connection.Connection):  # type: ignore[misc]
         server = self._transport
         if server is None:
             return  # written after the stream went: a socket would drop it too
-        if server.heartbeat:
-            self._check_silence(server)
-            if server.closed:
-                return
-        self._last_from_client = time.monotonic()
+        heartbeat = server.heartbeat
+        if heartbeat:  # negotiated: from here on the server watches for silence
+            now = time.monotonic()
+            if now - self._last_from_client > 2 * heartbeat:
+                self._missed_ticks(server)
+                if server.closed:
+                    return
+            self._last_from_client = now
+            if self._heartbeat_timer is None:
+                self._schedule_server_heartbeat()
         server.data_received(data)
-        if self._heartbeat_timer is None and server.heartbeat and not server.closed:
-            self._schedule_server_heartbeat()
 
-    def _check_silence(self, server: ServerConnection) -> None:
+    def _missed_ticks(self, server: ServerConnection) -> None:
         """The server's heartbeat ticks run only when this loop turns; a handler that
         blocked for longer than two heartbeat intervals would have been hung up on by
-        a server with a clock of its own (RabbitMQ, ``amqpmodel serve``): catch up on
-        the ticks it missed, before anything the client sends now."""
-        if time.monotonic() - self._last_from_client > 2 * server.heartbeat:
-            for _ in range(5):  # enough silent ticks for the server to hang up
-                if server.closed:
-                    break
-                server.heartbeat_tick()
+        a server with a clock of its own (RabbitMQ, ``amqpmodel serve``): run the
+        ticks it missed, before anything the client sends now."""
+        for _ in range(5):  # enough silent ticks for the server to hang up
+            if server.closed:
+                break
+            server.heartbeat_tick()
 
     # ----------------------------------------------------------------- the server's side
 
@@ -253,7 +255,8 @@ class InProcessConnection(pika.connection.Connection):  # type: ignore[misc]
         self._heartbeat_timer = None
         server = self._server
         if server is not None and not server.closed:
-            self._check_silence(server)
+            if time.monotonic() - self._last_from_client > 2 * server.heartbeat:
+                self._missed_ticks(server)
             if not server.closed:
                 server.heartbeat_tick()
             if not server.closed:
