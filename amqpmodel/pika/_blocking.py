@@ -21,37 +21,30 @@ from amqpmodel.server import ServerSettings
 from . import _legacy
 from ._transport import InProcessFactory
 
-__all__ = ["BlockingChannel", "BlockingConnection", "PikaBlockingConnection", "target_broker"]
+__all__ = [
+    "PATCHES",
+    "PATCHES_LOCK",
+    "BlockingChannel",
+    "BlockingConnection",
+    "PikaBlockingConnection",
+    "target_broker",
+]
 
 PikaBlockingConnection = _pika_blocking.BlockingConnection
 PikaBlockingChannel = _pika_blocking.BlockingChannel
 
-# brokers installed by patch_pika, innermost last; read when no broker is named
-_targets: list[Broker] = []
-_targets_lock = threading.Lock()
+# active patch_pika patches, innermost last: (broker, the class pika's names point at)
+PATCHES: list[tuple[Broker, type[BlockingConnection]]] = []
+PATCHES_LOCK = threading.Lock()
 
 
 def target_broker() -> Broker:
     """The broker an unnamed connection reaches: the innermost ``patch_pika``'s, else
     the process-wide default."""
-    with _targets_lock:
-        if _targets:
-            return _targets[-1]
+    with PATCHES_LOCK:
+        if PATCHES:
+            return PATCHES[-1][0]
     return default_broker()
-
-
-def push_target(broker: Broker) -> None:
-    with _targets_lock:
-        _targets.append(broker)
-
-
-def pop_target(broker: Broker) -> None:
-    with _targets_lock:
-        # remove this patch's entry even if patches were left out of order
-        for index in range(len(_targets) - 1, -1, -1):
-            if _targets[index] is broker:
-                del _targets[index]
-                break
 
 
 class BlockingChannel(_pika_blocking.BlockingChannel):  # type: ignore[misc]

@@ -14,7 +14,7 @@ import pika.adapters.blocking_connection
 
 from amqpmodel import Broker
 
-from ._blocking import BlockingConnection, PikaBlockingConnection, pop_target, push_target
+from ._blocking import PATCHES, PATCHES_LOCK, BlockingConnection, PikaBlockingConnection
 
 __all__ = ["PikaPatch", "patch_pika"]
 
@@ -97,15 +97,11 @@ def _recording_class(patch: PikaPatch) -> type[BlockingConnection]:
     return PatchedBlockingConnection
 
 
-# active patches, innermost last; what pika's homes point at is always the innermost's
-# class, or pika's own once none is left (so overlapping patches, in threads or left
-# out of order, never leave pika pointing at a patch that has ended)
-_active: list[tuple[PikaPatch, type[BlockingConnection]]] = []
-_active_lock = threading.Lock()
-
-
 def _point_homes() -> None:
-    cls = _active[-1][1] if _active else PikaBlockingConnection
+    """pika's names point at the innermost active patch's class, or pika's own once
+    none is left (so overlapping patches, in threads or left out of order, never
+    leave pika pointing at a patch that has ended). Called under PATCHES_LOCK."""
+    cls = PATCHES[-1][1] if PATCHES else PikaBlockingConnection
     for home in _HOMES:
         home.BlockingConnection = cls
 
@@ -121,15 +117,13 @@ def patch_pika(broker: Broker) -> Iterator[PikaPatch]:
     threads), the innermost active one decides.
     """
     patch = PikaPatch(broker)
-    entry = (patch, _recording_class(patch))
-    with _active_lock:
-        _active.append(entry)
-        push_target(broker)
+    entry = (broker, _recording_class(patch))
+    with PATCHES_LOCK:
+        PATCHES.append(entry)
         _point_homes()
     try:
         yield patch
     finally:
-        with _active_lock:
-            _active.remove(entry)
-            pop_target(broker)
+        with PATCHES_LOCK:
+            PATCHES.remove(entry)
             _point_homes()
