@@ -273,7 +273,9 @@ class Broker:
     def tick(self) -> None:
         """Settle every timer that is due: message TTLs and queue expiry (spec 2.9, 3)."""
         timers = self._timers
-        if timers.next_any != INFINITY:
+        # nothing due (the common case for a driver ticking every loop turn): no lock
+        next_any = timers.next_any
+        if next_any != INFINITY and next_any <= self.clock.now():
             with self._lock:
                 now = self.clock.now()
                 if timers.next_any <= now:
