@@ -4,13 +4,15 @@ the exchange's durability; overdue ones delivered at boot; a non-durable exchang
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import Restart
 
 from amqpmodel import BasicProperties, Broker, Channel
 from amqpmodel.store._database import DATABASE_NAME
+
+Restart = Callable[..., Broker]  # the ``restart`` fixture of this directory's conftest
 
 
 def setup(broker: Broker, durable: bool = True, queue_durable: bool = True) -> Channel:
