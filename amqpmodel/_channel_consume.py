@@ -173,6 +173,9 @@ def _drop_reply_consumer(self: Channel) -> None:
 def _deliver_reply(self: Channel, reply_consumer: ReplyConsumer, message: Message) -> None:
     """A direct reply: straight to the consumer, no queue, no ack."""
     self._delivery_tag += 1
+    properties = message.properties
+    if self.connection._private_properties:
+        properties = delivered_properties(properties)  # the publisher's object stays as it is
     self.connection._push(
         (
             reply_consumer.callback,
@@ -184,7 +187,7 @@ def _deliver_reply(self: Channel, reply_consumer: ReplyConsumer, message: Messag
                 message.exchange,
                 message.routing_key,
             ),
-            delivered_properties(message.properties),
+            properties,
             message.body,
         )
     )
