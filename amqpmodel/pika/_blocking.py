@@ -31,7 +31,6 @@ __all__ = [
 ]
 
 PikaBlockingConnection = _pika_blocking.BlockingConnection
-PikaBlockingChannel = _pika_blocking.BlockingChannel
 
 # active patch_pika patches, innermost last: (broker, the class pika's names point at)
 PATCHES: list[tuple[Broker, type[BlockingConnection]]] = []

@@ -73,16 +73,6 @@ class PikaPatch:
                 continue
             closed.wait(timeout)
 
-    def interrupt_all(self, error: type[BaseException] = KeyboardInterrupt) -> None:
-        """Raise ``error`` in each open connection's thread, at its next I/O (the way
-        Ctrl-C stops a program blocked in ``start_consuming``)."""
-
-        def interrupt() -> None:
-            raise error()
-
-        for connection in self.connections:
-            connection.add_callback_threadsafe(interrupt)
-
 
 def _recording_class(patch: PikaPatch) -> type[BlockingConnection]:
     class PatchedBlockingConnection(BlockingConnection):
