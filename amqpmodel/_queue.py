@@ -28,7 +28,10 @@ __all__ = ["Consumer", "Queue", "QueueStats"]
 
 
 class Queue:
-    """A classic queue of a virtual host."""
+    """A classic queue of a virtual host; the base of the other queue types."""
+
+    # the type's name as RabbitMQ shows it (x-queue-type, management "type", spec 11.37)
+    queue_type = "classic"
 
     __slots__ = (
         "arguments",
