@@ -25,16 +25,22 @@ Wire values:
     ``EncodedProperties`` (properties that keep their wire bytes),
     ``TaggedInt``/``TAGGED_INTS``/``Float32`` (header values that keep their
     AMQP type), ``is_utf8``.
+Inspection (for a management API, metrics, views): ``inspection_lock(broker)``
+    (hold it to read several entities consistently while other threads use the
+    broker), ``channel_state(channel)`` (prefetch, confirm and transaction state,
+    counters), ``exchange_type_names()`` (the registered exchange types).
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import threading
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._arguments import parse_queue_arguments
+import attrs
+
 from ._broker import Broker
 from ._exchange import Exchange, exchange_type_factory
 from ._exchange_delayed import DelayedMessageExchangeType
@@ -50,7 +56,12 @@ from ._properties import (
     Message,
 )
 from ._queue import Queue
+from ._queue_registry import queue_class
+from ._queue_types import parse_queue_arguments
 from ._validation import is_utf8
+
+if TYPE_CHECKING:
+    from ._channel import Channel
 
 __all__ = [
     "EMPTY_PROPERTIES",
@@ -60,6 +71,7 @@ __all__ = [
     "Annotations",
     "Batch",
     "BasicProperties",
+    "ChannelState",
     "Death",
     "EncodedProperties",
     "Float32",
@@ -67,6 +79,9 @@ __all__ = [
     "Message",
     "TaggedInt",
     "attach_journal",
+    "channel_state",
+    "exchange_type_names",
+    "inspection_lock",
     "record_delivered",
     "is_utf8",
     "restore_binding",
@@ -135,7 +150,7 @@ def restore_queue(
     """Bring back a durable queue, empty (spec 22.1); its messages follow."""
     host = broker.vhosts[vhost]
     parsed = parse_queue_arguments(arguments, host.describe("queue", name))
-    queue = Queue(
+    queue = queue_class(parsed.queue_type)(
         host,
         name,
         durable=True,
@@ -152,20 +167,7 @@ def restore_queue(
 def restore_messages(queue: Queue, messages: Iterable[Message]) -> None:
     """Put back a queue's messages in enqueue order (spec 22.12, 22.13); each one's
     ``seq``, ``deadline`` (absolute, spec 22.21) and ``redelivered`` as stored."""
-    ready = queue._ready
-    size = 0
-    count = 0
-    expiring = False
-    for message in messages:
-        ready.push(message)
-        size += len(message.body)
-        count += 1
-        if message.deadline is not None:
-            expiring = True
-    queue._ready_bytes += size
-    queue.stats.enqueued += count
-    if expiring:
-        queue._may_expire = True
+    queue._restore_ready(list(messages))
 
 
 def restore_binding(
@@ -260,7 +262,65 @@ def record_delivered(broker: Broker, journal: Journal) -> None:
             for queue in vhost.queues.values()
             if queue._journal is journal
             for entry in queue._ready
-            if entry.redelivered and entry.properties.delivery_mode == PERSISTENT
+            if entry.redelivered
+            and (entry.always_stored or entry.message.properties.delivery_mode == PERSISTENT)
         ]
         if seqs:
             journal.redelivered(seqs)
+
+
+# ----------------------------------------------------------------- inspection
+
+
+def inspection_lock(broker: Broker) -> threading.RLock:
+    """The broker's lock: hold it (``with inspection_lock(broker):``) while reading
+    several entities, so that no other thread changes them meanwhile. Never call
+    user code or block while holding it."""
+    return broker._lock
+
+
+@attrs.frozen(slots=True)
+class ChannelState:
+    """What a management API shows of a channel (RabbitMQ's channel object, spec 18.8).
+
+    ``publishes_confirmed`` counts the publishes numbered in confirm mode (the
+    channel's publish sequence), ``deliveries`` every delivery and basic.get-ok
+    (the channel's delivery tags): counters a driver samples to compute rates.
+    """
+
+    prefetch_count: int
+    global_prefetch_count: int
+    confirm: bool
+    transactional: bool
+    consumer_count: int
+    messages_unacknowledged: int
+    messages_unconfirmed: int
+    messages_uncommitted: int
+    acks_uncommitted: int
+    publishes_confirmed: int
+    deliveries: int
+
+
+def channel_state(channel: Channel) -> ChannelState:
+    """A snapshot of ``channel``'s flow state and counters; read-only."""
+    with channel._lock:
+        return ChannelState(
+            prefetch_count=channel._prefetch,
+            global_prefetch_count=channel._global_prefetch,
+            confirm=channel._confirming,
+            transactional=channel._transactional,
+            consumer_count=len(channel._consumers),
+            messages_unacknowledged=len(channel._unacked),
+            messages_unconfirmed=channel._held_confirms,
+            messages_uncommitted=len(channel._tx_publishes),
+            acks_uncommitted=sum(len(records) for _, records, _ in channel._tx_settles),
+            publishes_confirmed=channel._publish_seq,
+            deliveries=channel._delivery_tag,
+        )
+
+
+def exchange_type_names() -> list[str]:
+    """The exchange types that can be declared now: built-in, plugin and registered ones."""
+    from ._exchange import _EXCHANGE_TYPES
+
+    return list(_EXCHANGE_TYPES)
