@@ -2,63 +2,30 @@
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from typing import Any, TypeGuard
 
 import attrs
 
 from ._errors import PreconditionFailed
 
 __all__ = [
+    "MAX_TTL_MS",
     "QueueArguments",
     "check_exchange_equivalent",
     "check_queue_equivalent",
-    "parse_queue_arguments",
+    "is_int",
+    "text",
     "type_name",
 ]
 
 MAX_TTL_MS = 315_360_000_000  # ten years, spec 2.7 and 3.2
 
-_OVERFLOW_MODES = ("drop-head", "reject-publish", "reject-publish-dlx")
-_QUEUE_MODES = ("default", "lazy")
-
-# arguments that belong to quorum queues or streams: a classic queue refuses them (spec 2.7)
-_OTHER_QUEUE_TYPE_ARGUMENTS = frozenset(
-    {
-        "x-delivery-limit",
-        "x-dead-letter-strategy",
-        "x-quorum-initial-group-size",
-        "x-quorum-target-group-size",
-        "x-max-age",
-        "x-stream-max-segment-size-bytes",
-        "x-stream-filter-size-bytes",
-        "x-initial-cluster-size",
-        "x-max-in-memory-length",
-        "x-max-in-memory-bytes",
-    }
-)
-
-# arguments compared on redeclare (spec 2.3); others are ignored
-_EQUIVALENCE_KEYS = (
-    "x-expires",
-    "x-message-ttl",
-    "x-dead-letter-exchange",
-    "x-dead-letter-routing-key",
-    "x-max-length",
-    "x-max-length-bytes",
-    "x-max-priority",
-    "x-overflow",
-    "x-queue-mode",
-    "x-queue-version",
-    "x-single-active-consumer",
-    "x-queue-type",
-)
-
 
 @attrs.define(slots=True)
 class QueueArguments:
-    """The arguments a classic queue acts on, parsed once at declare time."""
+    """The arguments a queue acts on, parsed once at declare time (see ``_queue_types.py``)."""
 
+    queue_type: str = "classic"
     message_ttl: int | None = None
     expires: int | None = None
     dead_letter_exchange: str | None = None
@@ -72,88 +39,23 @@ class QueueArguments:
     # when absent (the broker's timeout applies), else milliseconds; infinite
     # for a value that is not an integer, which RabbitMQ accepts and never acts on
     consumer_timeout_ms: float | None = None
+    # quorum queues (spec 11.11, 11.18): None is no limit
+    delivery_limit: int | None = 20
+    dead_letter_strategy: str = "at-most-once"
+    # streams (spec 12.3, 12.5)
+    max_age_ms: int | None = None
+    segment_size_bytes: int = 500_000_000
+    filter_size_bytes: int = 16
 
 
-def _is_int(value: Any) -> bool:
+def is_int(value: Any) -> TypeGuard[int]:
+    """An AMQP integer (a bool is not one)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _text(value: Any) -> Any:
+def text(value: Any) -> Any:
+    """A longstr as text (values arrive as bytes from some clients)."""
     return value.decode("utf-8", "replace") if isinstance(value, (bytes, bytearray)) else value
-
-
-def parse_queue_arguments(arguments: dict[str, Any], where: str) -> QueueArguments:
-    """Validate the arguments of a queue being created; 406 "invalid arg" on the first bad one."""
-
-    def invalid(key: str, reason: str) -> PreconditionFailed:
-        return PreconditionFailed(f"invalid arg '{key}' for {where}: {reason}")
-
-    def integer(key: str, minimum: int, maximum: int | None = None) -> int | None:
-        if key not in arguments:
-            return None
-        value = arguments[key]
-        if not _is_int(value):
-            raise invalid(key, f'"expected integer, got {type_name(value)}"')
-        if value < minimum:
-            kind = "value_zero" if value == 0 else "value_negative"
-            raise invalid(key, f"{{{kind},{value}}}")
-        if maximum is not None and value > maximum:
-            if key == "x-max-priority":
-                raise invalid(key, f"{{max_value_exceeded,{value}}}")
-            raise invalid(key, f"{{value_too_large,{value},{maximum}}}")
-        return int(value)
-
-    for key in arguments:
-        if key in _OTHER_QUEUE_TYPE_ARGUMENTS:
-            raise PreconditionFailed(
-                f"invalid arg '{key}' for {where} of queue type rabbit_classic_queue"
-            )
-    queue_type = _text(arguments.get("x-queue-type", "classic"))
-    if queue_type != "classic":
-        raise invalid(
-            "x-queue-type",
-            f"queue type {queue_type!r} is not supported (amqpmodel has classic queues)",
-        )
-    parsed = QueueArguments()
-    parsed.expires = integer("x-expires", 1, MAX_TTL_MS)
-    parsed.message_ttl = integer("x-message-ttl", 0, MAX_TTL_MS)
-    parsed.max_length = integer("x-max-length", 0)
-    parsed.max_length_bytes = integer("x-max-length-bytes", 0)
-    parsed.max_priority = integer("x-max-priority", 0, 255)
-    if "x-overflow" in arguments:
-        overflow = _text(arguments["x-overflow"])
-        if overflow not in _OVERFLOW_MODES:
-            raise invalid("x-overflow", "invalid_overflow")
-        parsed.overflow = overflow
-    if "x-queue-mode" in arguments:
-        # RabbitMQ 3.x-4.2 check the mode although classic queues v2 ignore it
-        mode = arguments["x-queue-mode"]
-        if not isinstance(mode, (str, bytes)):
-            raise invalid("x-queue-mode", f"{{unacceptable_type,{type_name(mode)}}}")
-        if _text(mode) not in _QUEUE_MODES:
-            raise invalid("x-queue-mode", f"\"unsupported queue mode '{_text(mode)}'\"")
-    if "x-single-active-consumer" in arguments:
-        sac = arguments["x-single-active-consumer"]
-        if not isinstance(sac, bool):
-            raise invalid("x-single-active-consumer", f"{{unacceptable_type,{type_name(sac)}}}")
-        parsed.single_active_consumer = sac
-    if "x-dead-letter-exchange" in arguments:
-        dlx = _text(arguments["x-dead-letter-exchange"])
-        if not isinstance(dlx, str):
-            raise invalid("x-dead-letter-exchange", f"{{unacceptable_type,{type_name(dlx)}}}")
-        parsed.dead_letter_exchange = dlx
-    if "x-dead-letter-routing-key" in arguments:
-        dlrk = _text(arguments["x-dead-letter-routing-key"])
-        if not isinstance(dlrk, str):
-            raise invalid("x-dead-letter-routing-key", f"{{unacceptable_type,{type_name(dlrk)}}}")
-        if parsed.dead_letter_exchange is None:
-            raise invalid("x-dead-letter-routing-key", "routing_key_but_no_dlx_defined")
-        parsed.dead_letter_routing_key = dlrk
-    if arguments.get("x-consumer-timeout") is not None:
-        # not validated (RabbitMQ 4.2 neither validates nor compares it on redeclare)
-        timeout = arguments["x-consumer-timeout"]
-        parsed.consumer_timeout_ms = int(timeout) if _is_int(timeout) else math.inf
-    return parsed
 
 
 # RabbitMQ's names of the integer field types other than 'I' (signedint)
@@ -191,7 +93,7 @@ def type_name(value: Any) -> str:
 
 
 def _shown(value: Any) -> str:
-    shown = _text(value)
+    shown = text(value)
     return str(shown).lower() if isinstance(shown, bool) else str(shown)
 
 
@@ -202,10 +104,10 @@ def _describe(value: Any) -> str:
 
 
 def _same(a: Any, b: Any) -> bool:
-    a, b = _text(a), _text(b)
+    a, b = text(a), text(b)
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
-    if _is_int(a) and _is_int(b):
+    if is_int(a) and is_int(b):
         return bool(a == b)
     return type(a) is type(b) and bool(a == b)
 
@@ -214,8 +116,10 @@ def check_queue_equivalent(
     where: str,
     current: tuple[bool, bool, dict[str, Any]],
     received: tuple[bool, bool, dict[str, Any]],
+    keys: tuple[str, ...],
 ) -> None:
-    """406 unless (durable, auto_delete, arguments) agree with the existing queue (spec 2.3)."""
+    """406 unless (durable, auto_delete, arguments) agree with the existing queue; only
+    ``keys``, the queue type's own arguments, are compared (spec 2.3, 11.27)."""
     for field, now, new in (
         ("durable", current[0], received[0]),
         ("auto_delete", current[1], received[1]),
@@ -225,7 +129,7 @@ def check_queue_equivalent(
                 f"inequivalent arg '{field}' for {where}: received '{str(new).lower()}' but current is '{str(now).lower()}'"
             )
     current_args, received_args = current[2], received[2]
-    for key in _EQUIVALENCE_KEYS:
+    for key in keys:
         now_value = current_args.get(key)
         new_value = received_args.get(key)
         if key == "x-queue-type":

@@ -41,6 +41,10 @@ class Broker:
     'hello'
     """
 
+    # messages per chunk of a stream, for its filters (spec 12.22): 1 filters exactly;
+    # more reproduces the false positives of RabbitMQ's per-chunk Bloom filter
+    stream_chunk_size = 1
+
     def __init__(
         self,
         clock: Clock | None = None,

@@ -150,7 +150,7 @@ class Channel:
         self._tx_settles.clear()
         for consumer in list(self._consumers.values()):
             self._remove_consumer(consumer)
-        self._requeue_all()
+        self._requeue_all("lost")
         self.connection._channels.pop(self.channel_number, None)
         for callback in self._close_callbacks:
             self.connection._push((_call_close_callback, None, callback, self, error))

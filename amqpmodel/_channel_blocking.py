@@ -95,7 +95,7 @@ def cancel(self: Channel) -> int:
         generator.buffer.clear()
         generator.cancelled = True
         if tags:
-            self._settle_tags(tags, "requeue")
+            self._settle_tags(tags, "cancel")
         self._broker._signal(self.connection)  # wake a consume() blocked in another thread
         return count
 

@@ -62,6 +62,7 @@ def basic_get(
             if target is None or (target.owner is not None and target.owner is not self.connection):
                 # the general path: name checks, the last-declared queue, errors
                 target = self._existing_queue(self._queue_name(queue))
+            target._check_get()
             entry = target._get()
         except AMQPError as error:
             self._fail(error, 60, 70)
@@ -119,17 +120,7 @@ def basic_consume(
         return tag
     target = self._existing_queue(self._queue_name(queue))
     tag = self._new_consumer_tag(tag)
-    where = self._vhost.describe("queue", target.name)
-    priority = args.get("x-priority", 0)
-    if isinstance(priority, bool) or not isinstance(priority, int):
-        raise PreconditionFailed(
-            f"invalid arg 'x-priority' for {where}: \"expected integer, got {type_name(priority)}\""
-        )
-    consumers = target._consumers
-    if (exclusive and (consumers or target._args.single_active_consumer)) or consumers.exclusive:
-        raise AccessRefused(
-            f"queue '{target.name}' in vhost '{self._vhost.name}' in exclusive use"
-        )  # 7.3
+    priority = target._check_consume(self, auto_ack, exclusive, args)
     target._registered += 1
     consumer = Consumer(
         tag,
@@ -142,6 +133,7 @@ def basic_consume(
         prefetch=self._prefetch,
         on_cancel=on_cancel_callback,
         registered=target._registered,
+        arguments=args,
     )
     self._consumers[tag] = consumer
     self._consumer_seq += 1
@@ -214,7 +206,7 @@ def basic_cancel(self: Channel, consumer_tag: str) -> list[tuple[Deliver, BasicP
         if consumer.auto_ack:
             returned.append((method, properties, body))
         else:
-            self._settle_tags([method.delivery_tag], "requeue")
+            self._settle_tags([method.delivery_tag], "cancel")
     return returned
 
 

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._arguments import check_exchange_equivalent, check_queue_equivalent, parse_queue_arguments
+from ._arguments import check_exchange_equivalent, check_queue_equivalent
+from ._queue_types import (
+    QUEUE_TYPES,
+    augment_arguments,
+    check_properties,
+    check_stream_limits,
+    declared_type,
+    equivalence_keys,
+    parse_queue_arguments,
+)
 from ._channel_base import amqp_method
 from ._errors import AccessRefused, NotFound, PreconditionFailed, ResourceLocked
 from ._exchange import Exchange, exchange_type_factory
@@ -21,6 +30,7 @@ from ._methods import (
 )
 from ._properties import check_field_table
 from ._queue import Queue
+from ._queue_registry import queue_class
 from ._reply_to import REPLY_TO, REPLY_TO_PREFIX
 from ._validation import boolean, entity_name, generate_name, short_string
 
@@ -251,14 +261,21 @@ def queue_declare(
         return QueueDeclareOk(name, 0, 1)  # direct reply-to's pseudo-queue, as RabbitMQ
     if passive:
         existing = self._existing_queue(name)  # "" is not the last queue here: 404
-        existing._touch()  # spec 2.9
+        existing._touch_on_declare()  # spec 2.9, 11.33
         self._last_queue = name
-        return QueueDeclareOk(name, existing.messages_ready, existing.consumer_count)
+        return QueueDeclareOk(name, existing.messages_ready, existing._declare_ok_consumers)
+    queue_type = QUEUE_TYPES.get(declared_type(args, vhost.default_queue_type))
     if name == "":
+        if queue_type is not None and not queue_type.server_named:
+            raise PreconditionFailed(
+                f"Cannot declare a server-named queue for type {queue_type.module}"
+            )  # spec 11.5
         name = generate_name("amq.gen-")
     elif name.startswith("amq."):
         raise AccessRefused(f"queue name '{name}' contains reserved prefix 'amq.*'")  # spec 2.1
     where = vhost.describe("queue", name)
+    # spec 11.3: a declare without x-queue-type gets one, stored with the queue
+    args = augment_arguments(args, vhost.default_queue_type, durable, exclusive, auto_delete)
     found = vhost.queues.get(name)
     if found is not None:
         existing = found
@@ -273,12 +290,17 @@ def queue_declare(
             where,
             (existing.durable, existing.auto_delete, existing.arguments),
             (durable, auto_delete, args),
+            equivalence_keys(existing.queue_type),
         )
-        existing._touch()
+        existing._touch_on_declare()
     else:
         parsed = parse_queue_arguments(args, where)
+        kind = QUEUE_TYPES[parsed.queue_type]
+        check_properties(kind, where, durable, exclusive, auto_delete)  # spec 11.4
+        if kind.name == "stream":
+            check_stream_limits(args)  # spec 12.2
         owner = self.connection if exclusive else None
-        existing = Queue(
+        existing = queue_class(parsed.queue_type)(
             vhost,
             name,
             durable=durable,
@@ -295,7 +317,7 @@ def queue_declare(
         existing._touch()
     self._last_queue = name
     self._sync_entities()
-    return QueueDeclareOk(name, existing.messages_ready, existing.consumer_count)
+    return QueueDeclareOk(name, existing.messages_ready, existing._declare_ok_consumers)
 
 
 def _queue_binding_parts(
@@ -352,6 +374,7 @@ def queue_unbind(
 @amqp_method(50, 30)
 def queue_purge(self: Channel, queue: str) -> QueuePurgeOk:
     target = self._existing_queue(self._queue_name(queue))
+    target._check_purge()  # spec 12.14
     return QueuePurgeOk(target._purge())  # spec 2.11
 
 
@@ -366,10 +389,7 @@ def queue_delete(
     if target is None:
         return QueueDeleteOk(0)  # spec 2.10
     self._check_exclusive(target)
-    if if_unused and target._consumers:
-        raise PreconditionFailed(f"queue '{name}' in vhost '{vhost.name}' in use")
-    if if_empty and target.messages_ready:
-        raise PreconditionFailed(f"queue '{name}' in vhost '{vhost.name}' not empty")
+    target._check_delete(if_unused, if_empty)  # spec 2.10, 11.26, 12.18
     count = vhost._delete_queue(target, reason="deleted")
     self._sync_entities()
     return QueueDeleteOk(count)

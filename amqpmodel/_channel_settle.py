@@ -51,7 +51,13 @@ def _collect(self: Channel, delivery_tag: Any, multiple: Any) -> list[tuple[int,
 
 
 def _apply_settles(self: Channel, settles: list[tuple[int, Unacked]], action: str) -> None:
-    """ack / requeue / reject the collected records, then let their queues dispatch."""
+    """Settle the collected records, then let their queues dispatch.
+
+    ``action``: "ack", "reject" (no requeue), or how the messages go back to
+    their queues, which quorum queues count apart (spec 11.13, 11.15):
+    "requeue" (basic.reject), "nack", "recover", "lost" (channel closed),
+    "cancel" (deliveries a cancelled consumer's callback never ran for).
+    """
     now = self._broker.clock.now() if action != "ack" else 0.0
     touched: dict[Queue, None] = {}
     for _, (entry, queue, consumer) in settles:
@@ -65,12 +71,12 @@ def _apply_settles(self: Channel, settles: list[tuple[int, Unacked]], action: st
                 queue._journal.message_removed(entry)
             queue._unacked -= 1
             queue.stats.acked += 1
-        elif action == "requeue":
-            queue._requeue(entry, now, settle=False)
-        else:
+        elif action == "reject":
             queue._reject(entry, now)
+        else:
+            queue._requeue(entry, now, False, action)
         touched[queue] = None
-    if action == "requeue":
+    if action != "ack" and action != "reject":
         for queue in touched:
             queue._settle_after_requeue(now)  # spec 5.5: after the whole batch is back
     if self._global_prefetch:
@@ -140,7 +146,7 @@ def basic_ack(self: Channel, delivery_tag: int = 0, multiple: bool = False) -> N
 def basic_nack(
     self: Channel, delivery_tag: int = 0, multiple: bool = False, requeue: bool = True
 ) -> None:
-    self._settle(delivery_tag, multiple, "requeue" if boolean(requeue, "requeue") else "reject")
+    self._settle(delivery_tag, multiple, "nack" if boolean(requeue, "requeue") else "reject")
 
 
 @amqp_method(60, 90)
@@ -152,11 +158,12 @@ def basic_reject(self: Channel, delivery_tag: int, requeue: bool = True) -> None
 def basic_recover(self: Channel, requeue: bool = True) -> None:
     if not boolean(requeue, "requeue"):
         raise NotImplementedByBroker("requeue=false")  # spec 7.12
-    self._requeue_all()
+    self._requeue_all("recover")
 
 
-def _requeue_all(self: Channel) -> None:
+def _requeue_all(self: Channel, how: str) -> None:
+    """Every unacked delivery back to its queue (basic.recover, or the channel closing)."""
     if self._unacked:
         settles = list(self._unacked.items())
         self._unacked.clear()
-        self._apply_settles(settles, "requeue")
+        self._apply_settles(settles, how)

@@ -51,6 +51,7 @@ class Consumer:
         "_rank",
         "_state",
         "_waitlist",
+        "arguments",
         "auto_ack",
         "callback",
         "channel",
@@ -77,6 +78,7 @@ class Consumer:
         prefetch: int,
         on_cancel: Callable[..., Any] | None,
         registered: int,
+        arguments: dict[str, Any] | None = None,
     ) -> None:
         self.tag = tag
         self.channel = channel
@@ -88,6 +90,7 @@ class Consumer:
         self.prefetch = prefetch
         self.on_cancel = on_cancel
         self.registered = registered
+        self.arguments = arguments if arguments is not None else {}
         self.unacked = 0
         self._rank = -priority
         self._position = 0

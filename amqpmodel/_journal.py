@@ -274,15 +274,19 @@ class Journal:
         self._record(("delayed-exchange-", exchange.vhost_name, exchange.name))
 
     def message_enqueued(self, queue: Queue, entry: QueueEntry) -> None:
-        """A message entered a durable queue (the caller checked it is persistent)."""
+        """A message entered a durable queue (the caller checked it is to be stored:
+        persistent, or in a queue type that stores every message)."""
         self._open.inserts[entry.seq] = (queue._journal_id, entry)
         if not self._dirty:
             self._mark()
 
     def message_removed(self, entry: QueueEntry) -> None:
         """An entry of a durable queue left it for good (acked, dropped, dead-lettered...)."""
-        if entry.properties.delivery_mode != PERSISTENT:
-            return
+        storage = entry.storage
+        if storage != "always" and (
+            storage != "persistent" or entry.message.properties.delivery_mode != PERSISTENT
+        ):
+            return  # transient (never stored), or a stream's log entry (removed by retention)
         batch = self._open
         if batch.inserts.pop(entry.seq, None) is None:
             batch.deletes.append(entry.seq)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import decimal
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
@@ -215,6 +215,9 @@ class Message:
     seq: int = attrs.field(default=0, repr=False)
     deadline: float | None = attrs.field(default=None, repr=False)
     redelivered: bool = attrs.field(default=False, repr=False)
+
+    # a message that is its own entry is in a classic queue: stored only when persistent
+    storage: ClassVar[str] = "persistent"
 
     @property
     def message(self) -> Message:

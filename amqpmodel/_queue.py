@@ -16,10 +16,13 @@ from ._arguments import QueueArguments
 from ._consumer import Consumer, QueueStats
 from ._dispatch import ConsumerSet, RoundRobinConsumers, SingleActiveConsumers
 from ._losses import record_length_drop
+from ._errors import AccessRefused, PreconditionFailed
 from ._properties import Message
+from ._queue_types import CLASSIC, QueueType, check_consume_arguments
 from ._ready import Entry, Fifo, PriorityFifo, QueueEntry
 
 if TYPE_CHECKING:
+    from ._channel import Channel
     from ._connection import Connection
     from ._journal import Journal
     from ._vhost import VirtualHost
@@ -32,6 +35,7 @@ class Queue:
 
     # the type's name as RabbitMQ shows it (x-queue-type, management "type", spec 11.37)
     queue_type = "classic"
+    kind: QueueType = CLASSIC
 
     __slots__ = (
         "arguments",
@@ -150,6 +154,11 @@ class Queue:
         return len(self._consumers)
 
     @property
+    def _declare_ok_consumers(self) -> int:
+        """declare-ok's consumer_count (spec 2.6; a stream says 0, 12.18)."""
+        return len(self._consumers)
+
+    @property
     def consumers(self) -> list[Consumer]:
         return list(self._consumers)
 
@@ -181,6 +190,26 @@ class Queue:
 
         return queue_html(self)
 
+    def _messages_held(self) -> int:
+        """Messages neither ready nor unacked that the queue still owns (a quorum
+        queue's pending dead-letters); 0 for a classic queue."""
+        return 0
+
+    def _restore_ready(self, messages: list[QueueEntry]) -> None:
+        """Put back ready messages a store read, in enqueue order (see ``driver``)."""
+        ready = self._ready
+        size = 0
+        expiring = False
+        for entry in messages:
+            ready.push(entry)
+            size += len(entry.body)
+            if entry.deadline is not None:
+                expiring = True
+        self._ready_bytes += size
+        self.stats.enqueued += len(messages)
+        if expiring:
+            self._may_expire = True
+
     def _check(self) -> None:
         """Assert the queue's invariants (used by property-based tests)."""
         entries = list(self._ready)
@@ -201,6 +230,7 @@ class Queue:
             + self._unacked
             + stats.dead_lettered
             + sum(stats.dropped.values())
+            + self._messages_held()
         )
         assert stats.enqueued == total, (
             f"accounting: enqueued {stats.enqueued} != {total} ({stats})"
@@ -209,6 +239,36 @@ class Queue:
             if consumer.prefetch and not consumer.auto_ack:
                 assert consumer.unacked <= consumer.prefetch, "consumer over its prefetch"
         self._consumers._check()
+
+    # ----------------------------------------------------------------- what a type allows
+
+    def _check_consume(
+        self, channel: Channel, auto_ack: bool, exclusive: bool, arguments: dict[str, Any]
+    ) -> int:
+        """Refuse a basic.consume this queue does not take (spec 7.3, 11.10); the
+        consumer's x-priority."""
+        check_consume_arguments(self.kind, arguments, self._vhost.describe("queue", self.name))
+        consumers = self._consumers
+        if (exclusive and (consumers or self._args.single_active_consumer)) or consumers.exclusive:
+            raise AccessRefused(f"queue '{self.name}' in vhost '{self.vhost_name}' in exclusive use")
+        return int(arguments.get("x-priority", 0))
+
+    def _check_get(self) -> None:
+        """Refuse a basic.get this queue does not take (classic queues take every one)."""
+
+    def _check_purge(self) -> None:
+        """Refuse a queue.purge this queue does not take (classic queues take every one)."""
+
+    def _check_delete(self, if_unused: bool, if_empty: bool) -> None:
+        """queue.delete's conditions (spec 2.10)."""
+        if if_unused and self._consumers:
+            raise PreconditionFailed(f"queue '{self.name}' in vhost '{self.vhost_name}' in use")
+        if if_empty and self.messages_ready:
+            raise PreconditionFailed(f"queue '{self.name}' in vhost '{self.vhost_name}' not empty")
+
+    def _touch_on_declare(self) -> None:
+        """A declare of the existing queue restarts x-expires (spec 2.9)."""
+        self._touch()
 
     # ----------------------------------------------------------------- publishing
 
@@ -432,8 +492,11 @@ class Queue:
 
     # ----------------------------------------------------------------- settling deliveries
 
-    def _requeue(self, entry: QueueEntry, now: float, settle: bool = True) -> None:
-        """Put an unacked message back at its original position (spec 2.12).
+    def _requeue(
+        self, entry: QueueEntry, now: float, settle: bool = True, how: str = "requeue"
+    ) -> None:
+        """Put an unacked message back at its original position (spec 2.12); ``how`` it
+        came back matters to quorum queues only (see ``Channel._apply_settles``).
 
         A batch (multiple nack, recover, close) passes ``settle=False`` for each
         message and calls ``_settle_after_requeue`` once: the whole batch is

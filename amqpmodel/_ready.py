@@ -13,7 +13,7 @@ from bisect import insort
 from collections import deque
 from collections.abc import Iterator
 from heapq import heappop, heappush
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from ._properties import Annotations, BasicProperties, Message
 
@@ -28,6 +28,10 @@ class Entry:
     ``deadline`` is its TTL (3.1). A message in a single queue is its own entry."""
 
     __slots__ = ("deadline", "message", "redelivered", "seq")
+
+    # how a store keeps it (see ``Journal.message_removed``): "persistent" by its
+    # delivery mode, "always" whatever that is (quorum queues), "log" until retention
+    storage: ClassVar[str] = "persistent"
 
     def __init__(self, message: Message, seq: int, deadline: float | None = None) -> None:
         self.message = message

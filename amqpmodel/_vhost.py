@@ -52,6 +52,8 @@ class VirtualHost:
         self._broker = broker
         self._timers = broker._timers
         self.name = name
+        # the type of a queue declared without x-queue-type (spec 11.3)
+        self.default_queue_type = "classic"
         self.exchanges: dict[str, Exchange] = {}
         self.queues: dict[str, Queue] = {}
         # messages the vhost itself dropped, by reason ("unroutable", "dead_letter_unroutable", ...)
@@ -320,11 +322,19 @@ class VirtualHost:
 
     # ----------------------------------------------------------------- dead-lettering (spec 4)
 
-    def _dead_letter(self, queue: Queue, message: Message, reason: str, now: float) -> None:
+    def _dead_letter(
+        self, queue: Queue, message: Message, reason: str, now: float, confirmed: bool = False
+    ) -> bool:
+        """Route a dead-lettered copy (spec 4.2-4.7); whether every target queue took it.
+
+        ``confirmed`` (a quorum queue's at-least-once strategy, 11.19): a failure is
+        not counted as a drop, as the queue keeps the message and tries again."""
         args = queue._args
         assert args.dead_letter_exchange is not None
         exchange = self.exchanges.get(args.dead_letter_exchange)
         if exchange is None:
+            if confirmed:
+                return False
             self.dropped["dead_letter_exchange_missing"] += 1  # spec 4.2: dropped silently
             if self._broker._losses is not None:
                 self._broker._losses.record(
@@ -334,7 +344,7 @@ class VirtualHost:
                     f"dead-lettered ({reason}) from queue {queue.name!r} to exchange "
                     f"{args.dead_letter_exchange!r}, which does not exist: dropped",
                 )
-            return
+            return False
         dead, keys = dead_letter_message(
             message, queue.name, reason, now, exchange.name, args.dead_letter_routing_key
         )
@@ -343,12 +353,14 @@ class VirtualHost:
         except InternalError:  # an x-delay a delayed exchange cannot read: routed at once
             targets = self.route(exchange, keys, dead.properties.headers)
         if not targets and self.was_held(dead):
-            return  # a delayed exchange took it (spec 13.7)
+            return True  # a delayed exchange took it (spec 13.7)
         if reason != "rejected":
             kept = [target for target in targets if not is_cycle(target.name, dead)]
             self.dropped["dead_letter_cycle"] += len(targets) - len(kept)
             targets = kept
         if not targets:
+            if confirmed:
+                return False
             self.dropped["dead_letter_unroutable"] += 1
             if self._broker._losses is not None:
                 self._broker._losses.record(
@@ -358,7 +370,9 @@ class VirtualHost:
                     f"dead-lettered ({reason}) from queue {queue.name!r} to exchange "
                     f"{exchange.name!r}, which routed it to no queue: dropped",
                 )
-            return
-        only_queue = len(targets) == 1
+            return False
+        only_queue = len(targets) == 1 and not confirmed
+        taken = True
         for target in targets:
-            target._publish(dead, None, now, only_queue)
+            taken = target._publish(dead, None, now, only_queue, confirmed) and taken
+        return taken

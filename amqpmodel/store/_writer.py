@@ -168,7 +168,7 @@ class Writer:
                 values: list[Any] = []
                 add = values.extend
                 for seq, (queue_id, entry) in batch.inserts.items():
-                    properties, encoded = dump_properties(entry.properties)
+                    properties, encoded = dump_properties(entry.message.properties)
                     add(
                         (
                             seq,

@@ -623,7 +623,8 @@ def test_valid_arguments_accepted_spec_2_7(
     broker: Broker, ch: Channel, arguments: dict[str, Any]
 ) -> None:
     assert ch.queue_declare("q", arguments=arguments).queue == "q"
-    assert broker.queues["q"].arguments == arguments
+    # spec 11.3: the declare's arguments, with the x-queue-type a declare without one gets
+    assert broker.queues["q"].arguments == {"x-queue-type": "classic", **arguments}
 
 
 # ----------------------------------------------------------------- 2.8 auto-delete
@@ -1118,7 +1119,7 @@ def test_inspection_counts_and_peek(broker: Broker, ch: Channel) -> None:
     assert queue.durable is True
     assert queue.exclusive is False
     assert queue.auto_delete is False
-    assert queue.arguments == {"x-max-length": 100}
+    assert queue.arguments == {"x-max-length": 100, "x-queue-type": "classic"}  # spec 11.3
     for body in (b"a", b"bb", b"ccc"):
         publish(ch, "q", body)
     assert queue.messages_ready == 3

@@ -48,7 +48,7 @@ def test_durable_entities_survive_and_transient_ones_do_not(restart: Restart) ->
     assert "scratch" not in broker.exchanges
     assert broker.exchanges["orders"].type == "topic" and broker.exchanges["orders"].durable
     assert set(broker.queues) == {"jobs", named}
-    assert broker.queues["jobs"].arguments == {"x-max-length": 10}
+    assert broker.queues["jobs"].arguments == {"x-max-length": 10, "x-queue-type": "classic"}
     assert named.startswith("amq.gen-")
     ch = _channel(broker)
     assert ch.queue_declare(named, passive=True).method.queue == named  # spec 22.1

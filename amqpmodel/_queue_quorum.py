@@ -1,0 +1,473 @@
+"""Quorum queues (spec 11) as an AMQP 0-9-1 client sees them on one node.
+
+What differs from a classic queue, and where it lives here:
+
+- a returned message (reject or nack with requeue, recover, a closed channel)
+  counts one more delivery; past the delivery limit (20 by default) it is
+  dead-lettered with reason ``delivery_limit`` (11.11-11.14), and while a
+  limit is in force returns wait in a returns list delivered before anything
+  else (11.16);
+- two priority levels, 2:1 in favour of the high one (11.23);
+- reject-publish keeps refusing until the queue is back under 80% of its
+  limit (11.22); reject-publish-dlx acts as drop-head (11.21);
+- at-least-once dead-lettering holds a message until its targets took it (11.19);
+- single active consumer hands over to a higher x-priority (11.24);
+- refusals of what the type does not do (11.25, 11.26, 11.29).
+
+Every message is stored with a data dir, whatever its delivery mode (11.34).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from heapq import heappop, heappush
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ._dispatch import REMOVED, SingleActiveConsumers
+from ._errors import NotImplementedByBroker, ResourceLocked
+from ._field_values import TAGGED_INTS
+from ._losses import record_length_drop
+from ._properties import BasicProperties, Message, with_headers
+from ._queue import Queue
+from ._queue_types import QUORUM, QueueType, check_consume_arguments
+from ._ready import Entry, QueueEntry
+
+if TYPE_CHECKING:
+    from ._arguments import QueueArguments
+    from ._channel import Channel
+    from ._connection import Connection
+    from ._consumer import Consumer
+    from ._vhost import VirtualHost
+
+__all__ = ["QuorumEntry", "QuorumQueue", "QuorumReady"]
+
+_LONG = TAGGED_INTS[b"l"]
+_HIGH_PRIORITY_ABOVE = 4  # spec 11.23: priority 5 and up is high
+_DEAD_LETTER_RETRY_S = 180.0  # spec 11.19: an at-least-once dead-letter is retried this often
+
+
+class QuorumEntry(Entry):
+    """A message in a quorum queue with its count of returns (spec 11.13).
+
+    ``order`` places it among the ready messages: its enqueue order, or a
+    later one when a requeue sent it to the back (11.17).
+    """
+
+    __slots__ = ("count", "order")
+
+    storage: ClassVar[str] = "always"  # spec 11.34: stored whatever the delivery mode
+
+    def __init__(self, message: Message, seq: int, deadline: float | None = None) -> None:
+        super().__init__(message, seq, deadline)
+        self.count = 0
+        self.order = seq
+
+    @property
+    def properties(self) -> BasicProperties:
+        """The message's properties, with ``x-delivery-count`` once it came back (11.14)."""
+        properties = self.message.properties
+        if not self.count:
+            return properties
+        headers = dict(properties.headers) if properties.headers else {}
+        headers["x-delivery-count"] = _LONG(self.count)
+        return with_headers(properties, headers)
+
+
+class QuorumReady:
+    """Ready messages: the returns list, then a high and a normal level taken 2:1 (11.23).
+
+    Every third dequeue from the levels, when both hold messages, takes the
+    one enqueued first instead of the high one, so normal messages are not
+    starved. The same interface as ``Fifo``.
+    """
+
+    __slots__ = ("count", "high", "normal", "returns", "_counter")
+
+    def __init__(self) -> None:
+        self.returns: deque[QuorumEntry] = deque()
+        self.high: deque[QuorumEntry] = deque()
+        self.normal: deque[QuorumEntry] = deque()
+        self.count = 0
+        self._counter = 0
+
+    def __len__(self) -> int:
+        return self.count
+
+    def push(self, entry: QueueEntry) -> None:
+        assert isinstance(entry, QuorumEntry)
+        priority = entry.message.properties.priority
+        if priority is not None and priority > _HIGH_PRIORITY_ABOVE:
+            self.high.append(entry)
+        else:
+            self.normal.append(entry)
+        self.count += 1
+
+    def requeue(self, entry: QueueEntry) -> None:
+        """A returned message: the returns list, ahead of everything (spec 11.16)."""
+        assert isinstance(entry, QuorumEntry)
+        self.returns.append(entry)
+        self.count += 1
+
+    def push_back(self, entry: QuorumEntry, order: int) -> None:
+        """A requeue without a delivery limit: the back of the queue, normal level (11.17)."""
+        entry.order = order
+        self.normal.append(entry)
+        self.count += 1
+
+    def _level(self, counter: int) -> deque[QuorumEntry]:
+        high, normal = self.high, self.normal
+        if high and normal and counter == 2:
+            return high if high[0].order < normal[0].order else normal
+        return high if high else normal
+
+    def head(self) -> QuorumEntry | None:
+        if self.returns:
+            return self.returns[0]
+        if not self.count:
+            return None
+        return self._level(self._counter)[0]
+
+    def pop(self) -> QuorumEntry:
+        self.count -= 1
+        if self.returns:
+            return self.returns.popleft()
+        level = self._level(self._counter)
+        self._counter = 0 if self._counter == 2 else self._counter + 1
+        return level.popleft()
+
+    def __iter__(self) -> Iterator[QuorumEntry]:
+        """In delivery order (a dry run of ``pop``)."""
+        yield from self.returns
+        high, normal = list(self.high), list(self.normal)
+        h = n = 0
+        counter = self._counter
+        while h < len(high) or n < len(normal):
+            if h < len(high) and n < len(normal):
+                take_high = counter != 2 or high[h].order < normal[n].order
+            else:
+                take_high = h < len(high)
+            if take_high:
+                yield high[h]
+                h += 1
+            else:
+                yield normal[n]
+                n += 1
+            counter = 0 if counter == 2 else counter + 1
+
+    def clear(self) -> None:
+        self.returns.clear()
+        self.high.clear()
+        self.normal.clear()
+        self.count = 0
+
+
+class PrioritySingleActiveConsumers(SingleActiveConsumers):
+    """Single active consumer of a quorum queue: a waiting consumer with a higher
+    x-priority takes over once the active one has no unacked messages, and the
+    active one gets nothing new meanwhile (spec 11.24)."""
+
+    __slots__ = ()
+
+    def _contender(self) -> Consumer | None:
+        standby = self._standby
+        while standby and standby[0][2]._state == REMOVED:
+            heappop(standby)
+            self._stale -= 1
+        active = self.active
+        if active is not None and standby and -standby[0][0] > active.priority:
+            return standby[0][2]
+        return None
+
+    def _hand_over(self) -> bool:
+        """Switch to a higher-priority contender if the active one is idle; False while
+        a contender waits for the active one's unacked messages."""
+        contender = self._contender()
+        if contender is None:
+            return True
+        active = self.active
+        assert active is not None
+        if active.unacked:
+            return False
+        heappop(self._standby)
+        heappush(self._standby, (-active.priority, active.registered, active))
+        self.active = contender
+        return True
+
+    def first(self) -> Consumer:
+        self._hand_over()
+        return super().first()
+
+    def next(self) -> Consumer | None:
+        if self.active is None or not self._hand_over():
+            return None
+        active = self.active
+        return active if active.has_room() else None
+
+
+class QuorumQueue(Queue):
+    """A quorum queue: durable, shared, replicated in RabbitMQ, one member here."""
+
+    __slots__ = ("_dead_letter_held", "_rejecting")
+
+    queue_type = "quorum"
+    kind: QueueType = QUORUM
+
+    def __init__(
+        self,
+        vhost: VirtualHost,
+        name: str,
+        *,
+        durable: bool,
+        auto_delete: bool,
+        owner: Connection | None,
+        arguments: dict[str, Any],
+        parsed: QueueArguments,
+    ) -> None:
+        super().__init__(
+            vhost,
+            name,
+            durable=durable,
+            auto_delete=auto_delete,
+            owner=owner,
+            arguments=arguments,
+            parsed=parsed,
+        )
+        self._ready: Any = QuorumReady()
+        self._plain = False
+        if parsed.single_active_consumer:
+            self._consumers = PrioritySingleActiveConsumers()
+        self._rejecting = False  # reject-publish refuses until under the soft limit (11.22)
+        # at-least-once dead-letters waiting for their targets (11.19): still ours
+        self._dead_letter_held: deque[tuple[QuorumEntry, str]] = deque()
+
+    # ----------------------------------------------------------------- inspection
+
+    @property
+    def messages(self) -> int:
+        return int(self._ready.count) + self._unacked + len(self._dead_letter_held)
+
+    @property
+    def messages_persistent(self) -> int:
+        """Every message of a quorum queue is kept by a restart (spec 11.34)."""
+        return int(self._ready.count) + self._unacked + len(self._dead_letter_held)
+
+    @property
+    def delivery_counts(self) -> dict[int, int]:
+        """How many ready or held messages came back how many times (11.13): {count: n}."""
+        counts: dict[int, int] = {}
+        for entry in self._ready:
+            counts[entry.count] = counts.get(entry.count, 0) + 1
+        return counts
+
+    @property
+    def messages_dead_letter_pending(self) -> int:
+        """At-least-once dead-letters not yet taken by their targets (spec 11.19)."""
+        return len(self._dead_letter_held)
+
+    def type_figures(self) -> dict[str, Any]:
+        """The type's own figures for views: delivery limit and counts of returns."""
+        limit = self._args.delivery_limit
+        return {
+            "delivery limit": "none" if limit is None else limit,
+            "returned": sum(n for count, n in self.delivery_counts.items() if count),
+            "dead-letter pending": len(self._dead_letter_held),
+        }
+
+    def _messages_held(self) -> int:
+        return len(self._dead_letter_held)
+
+    # ----------------------------------------------------------------- what the type allows
+
+    def _check_consume(
+        self, channel: Channel, auto_ack: bool, exclusive: bool, arguments: dict[str, Any]
+    ) -> int:
+        """Consumer arguments of another type are refused (11.10); a channel with an
+        active global limit cannot consume (11.29); exclusive is not enforced (11.25)."""
+        where = self._vhost.describe("queue", self.name)
+        check_consume_arguments(self.kind, arguments, where)
+        if channel._global_prefetch:
+            raise NotImplementedByBroker(f"{where} does not support global qos")
+        return int(arguments.get("x-priority", 0))
+
+    def _check_get(self) -> None:
+        if self._args.single_active_consumer:
+            raise ResourceLocked(
+                f"cannot obtain access to locked queue '{self.name}' in vhost "
+                f"'{self.vhost_name}'. basic.get operations are not supported by "
+                '<<"quorum">> queues with single active consumer'
+            )  # spec 11.25
+
+    def _check_delete(self, if_unused: bool, if_empty: bool) -> None:
+        flag = "if-unused" if if_unused else "if-empty" if if_empty else None
+        if flag is not None:
+            raise NotImplementedByBroker(
+                f"cannot delete queue '{self.name}' in vhost '{self.vhost_name}'. queue.delete "
+                f"operations with {flag} flag set are not supported by quorum queues"
+            )  # spec 11.26
+
+    def _touch_on_declare(self) -> None:
+        """A redeclare does not renew x-expires (spec 11.33)."""
+
+    # ----------------------------------------------------------------- publishing
+
+    def _over_limit(self, soft: bool) -> bool:
+        """Over the length limits (11.20), or for ``soft`` above 80% of them (11.22)."""
+        args = self._args
+        count = self._ready.count + len(self._dead_letter_held)
+        size = self._ready_bytes + sum(len(e.body) for e, _ in self._dead_letter_held)
+        for limit, value in ((args.max_length, count), (args.max_length_bytes, size)):
+            if limit is not None and value > (int(limit * 0.8) if soft else limit):
+                return True
+        return False
+
+    def _publish(
+        self,
+        message: Message,
+        ttl_ms: int | None,
+        now: float | None = None,
+        only_queue: bool = False,
+        told: bool = False,
+    ) -> bool:
+        """Take a routed message; False when reject-publish refused it (spec 11.22)."""
+        self.stats.enqueued += 1
+        if now is None:
+            now = self._vhost._now()
+        args = self._args
+        limited = args.max_length is not None or args.max_length_bytes is not None
+        if self._rejecting:
+            if self._over_limit(soft=True):
+                self.stats.dropped["overflow"] += 1
+                if not told and self._vhost._broker._losses is not None:
+                    record_length_drop(self, "overflow", message)
+                return False
+            self._rejecting = False
+        if args.message_ttl is not None and (ttl_ms is None or args.message_ttl < ttl_ms):
+            ttl_ms = args.message_ttl  # spec 11.35, 3.1
+        entry = QuorumEntry(
+            message, next(self._sequence), None if ttl_ms is None else now + ttl_ms / 1000
+        )
+        if self._journal is not None:
+            self._journal.message_enqueued(self, entry)  # spec 11.34
+        ready = self._ready
+        if not ready.count and self._consumers:
+            consumer = self._consumers.next()
+            if consumer is not None:
+                consumer.channel._deliver(consumer, self, entry)
+                return True
+        ready.push(entry)
+        self._ready_bytes += len(message.body)
+        if entry.deadline is not None:
+            self._may_expire = True
+        if limited:
+            if args.overflow == "reject-publish":
+                self._rejecting = self._over_limit(soft=False)  # this one is still taken
+            else:
+                self._drop_head_over_limit(now)  # drop-head; reject-publish-dlx acts so (11.21)
+        if self._may_expire:
+            self._expire_head(now)
+        if self._consumers and ready.count:
+            self._dispatch()
+        return True
+
+    def _drop_head_over_limit(self, now: float) -> None:
+        ready = self._ready
+        while ready.count and self._over_limit(soft=False):
+            entry = ready.pop()
+            self._ready_bytes -= len(entry.body)
+            self._dead_letter_or_drop(entry, "maxlen", now)
+
+    # ----------------------------------------------------------------- returns (spec 11.13-11.17)
+
+    def _requeue(
+        self, entry: QueueEntry, now: float, settle: bool = True, how: str = "requeue"
+    ) -> None:
+        """A delivery came back: count it, dead-letter it past the limit (11.12), else
+        the returns list, or the back of the queue with no limit (11.17)."""
+        assert isinstance(entry, QuorumEntry)
+        self._unacked -= 1
+        if self._deleted:
+            self.stats.dropped["deleted"] += 1
+            return
+        entry.count += 1
+        entry.redelivered = True
+        limit = self._args.delivery_limit
+        if limit is not None and entry.count > limit:
+            self._dead_letter_or_drop(entry, "delivery_limit", now)
+            return
+        if limit is None and how != "lost":
+            self._ready.push_back(entry, next(self._sequence))
+        else:
+            self._ready.requeue(entry)
+        self._ready_bytes += len(entry.body)
+        if entry.deadline is not None:
+            self._may_expire = True
+        if settle:
+            self._settle_after_requeue(now)
+
+    def _settle_after_requeue(self, now: float) -> None:
+        if self._deleted:
+            return
+        args = self._args
+        if args.overflow != "reject-publish" and (
+            args.max_length is not None or args.max_length_bytes is not None
+        ):
+            self._drop_head_over_limit(now)
+        if self._may_expire:
+            self._expire_head(now)
+
+    # ----------------------------------------------------------------- dead-lettering (11.18, 11.19)
+
+    def _at_least_once(self) -> bool:
+        args = self._args
+        return (
+            args.dead_letter_strategy == "at-least-once"
+            and args.dead_letter_exchange is not None
+            and args.overflow == "reject-publish"
+        )
+
+    def _dead_letter_or_drop(self, entry: QueueEntry, reason: str, now: float) -> None:
+        if not self._at_least_once():
+            super()._dead_letter_or_drop(entry, reason, now)
+            return
+        assert isinstance(entry, QuorumEntry)
+        if self._vhost._dead_letter(self, entry.message, reason, now, confirmed=True):
+            self.stats.dead_lettered += 1
+            if self._journal is not None:
+                self._journal.message_removed(entry)
+            return
+        # not taken by every target: kept, counted against the limits, retried (11.19)
+        if not self._dead_letter_held:
+            self._vhost._timers.schedule(now + _DEAD_LETTER_RETRY_S, self._retry_dead_letters)
+        self._dead_letter_held.append((entry, reason))
+
+    def _retry_dead_letters(self, deadline: float, now: float) -> None:
+        if self._deleted:
+            return
+        held, self._dead_letter_held = self._dead_letter_held, deque()
+        for entry, reason in held:
+            if self._vhost._dead_letter(self, entry.message, reason, now, confirmed=True):
+                self.stats.dead_lettered += 1
+                if self._journal is not None:
+                    self._journal.message_removed(entry)
+            else:
+                self._dead_letter_held.append((entry, reason))
+        if self._dead_letter_held:
+            self._vhost._timers.schedule(now + _DEAD_LETTER_RETRY_S, self._retry_dead_letters)
+
+    def _purge(self) -> int:
+        count = super()._purge()
+        self._rejecting = False
+        return count
+
+    def _restore_ready(self, messages: list[QueueEntry]) -> None:
+        """Messages read back by a store, in enqueue order: entries with a count of one
+        return for those delivered before (the exact count is not stored)."""
+        entries = []
+        for message in messages:
+            entry = QuorumEntry(message.message, message.seq, message.deadline)
+            if message.redelivered:
+                entry.count = 1
+                entry.redelivered = True
+            entries.append(entry)
+        super()._restore_ready(list(entries))

@@ -1,0 +1,600 @@
+"""Streams (spec 12) as an AMQP 0-9-1 client sees them: an append-only log read by offset.
+
+A stream never removes a message because it was read: each consumer has its
+own position (an offset), chosen by ``x-stream-offset`` when it subscribes
+(12.11), and every delivery carries its offset in an ``x-stream-offset``
+header (12.17). Acks, nacks and rejects only give credit back (12.15).
+Messages leave by retention only, whole segments at a time, oldest first and
+never the newest (12.7-12.10).
+
+Model rules, stated once here:
+- a segment holds messages until adding one would take its size over
+  ``x-stream-max-segment-size-bytes``, counting each message as its body
+  length plus ``MESSAGE_OVERHEAD`` bytes (12.10); each publish is its own chunk;
+- retention by ``x-max-length-bytes`` compares those segment sizes (12.7);
+- retention runs when a segment fills up (roll-over), every hour of the
+  broker's clock while ``x-max-age`` is set (so a ``VirtualClock`` ages a
+  stream), and when ``apply_retention()`` is called (12.9);
+- filtering is exact by default (12.22): a message is delivered to a
+  filtering consumer iff its ``x-stream-filter-value`` is requested, or it has
+  none and ``x-stream-match-unfiltered`` is true. RabbitMQ's per-chunk Bloom
+  filter may also let through non-matching messages of a chunk that has a
+  match (12.21); ``Broker.stream_chunk_size = N`` groups N consecutive
+  messages into a chunk and delivers a whole chunk when any of its messages
+  matches, to reproduce those false positives.
+
+A log entry is the message itself when no other queue took it (as in a
+classic queue), with ``deadline`` holding its write time; offsets are
+positions: ``first_offset`` plus the index in the log.
+"""
+
+from __future__ import annotations
+
+import datetime
+from bisect import bisect_left
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ._arguments import is_int, text
+from ._errors import NotImplementedByBroker, PreconditionFailed
+from ._field_values import TAGGED_INTS
+from ._properties import Annotations, BasicProperties, Message, with_headers
+from ._queue import Queue
+from ._queue_types import STREAM, QueueType, check_consume_arguments, parse_max_age
+from ._ready import Entry, QueueEntry
+
+if TYPE_CHECKING:
+    from ._arguments import QueueArguments
+    from ._channel import Channel
+    from ._connection import Connection
+    from ._consumer import Consumer
+    from ._vhost import VirtualHost
+
+__all__ = ["MESSAGE_OVERHEAD", "StreamDelivery", "StreamLog", "StreamQueue"]
+
+MESSAGE_OVERHEAD = 64  # bytes counted per message on top of its body, for segment sizes
+_HOUR = 3600.0
+_LONG = TAGGED_INTS[b"l"]
+
+
+class StreamLog:
+    """The retained messages and their segments; ``count`` as a ready store has it."""
+
+    __slots__ = ("count", "entries", "first_offset", "segments", "segment_bytes", "total_bytes")
+
+    def __init__(self) -> None:
+        self.entries: list[QueueEntry] = []  # oldest first; deadline = write time
+        self.first_offset = 0
+        self.count = 0
+        self.segments: list[int] = [0]  # the first offset of each segment, oldest first
+        self.segment_bytes: list[int] = [0]  # the size of each segment (model bytes)
+        self.total_bytes = 0  # body bytes retained
+
+    @property
+    def next_offset(self) -> int:
+        return self.first_offset + self.count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[QueueEntry]:
+        return iter(self.entries)
+
+    def head(self) -> QueueEntry | None:
+        return self.entries[0] if self.entries else None
+
+    def at(self, offset: int) -> QueueEntry:
+        return self.entries[offset - self.first_offset]
+
+    def clear(self) -> None:
+        self.entries.clear()
+        self.first_offset += self.count
+        self.count = 0
+        self.segments = [self.first_offset]
+        self.segment_bytes = [0]
+        self.total_bytes = 0
+
+    def append(self, entry: QueueEntry, segment_limit: int) -> bool:
+        """Add a message; True when it opened a new segment (a roll-over, 12.10)."""
+        size = len(entry.body) + MESSAGE_OVERHEAD
+        rolled = False
+        if self.segment_bytes[-1] and self.segment_bytes[-1] + size > segment_limit:
+            self.segments.append(self.next_offset)
+            self.segment_bytes.append(0)
+            rolled = True
+        self.entries.append(entry)
+        self.count += 1
+        self.segment_bytes[-1] += size
+        self.total_bytes += len(entry.body)
+        return rolled
+
+    def drop_segments(self, keep_from: int) -> list[QueueEntry]:
+        """Delete the segments before index ``keep_from``; the messages they held."""
+        if keep_from <= 0:
+            return []
+        cut = self.segments[keep_from] - self.first_offset
+        gone = self.entries[:cut]
+        del self.entries[:cut]
+        del self.segments[:keep_from]
+        del self.segment_bytes[:keep_from]
+        self.first_offset += cut
+        self.count -= cut
+        self.total_bytes -= sum(len(entry.body) for entry in gone)
+        return gone
+
+    def first_written_at_or_after(self, when: float) -> int:
+        """The offset of the first message written at or after ``when`` (else next)."""
+        index = bisect_left(self.entries, when, key=_written_at)
+        return self.first_offset + index
+
+
+def _written_at(entry: QueueEntry) -> float:
+    written = entry.deadline
+    assert written is not None
+    return written
+
+
+class StreamDelivery:
+    """One delivery of a stream message: the message with its ``x-stream-offset``
+    header (12.17); never redelivered (12.16). A settle does not remove it."""
+
+    __slots__ = ("message", "offset", "_properties")
+
+    storage: ClassVar[str] = "log"  # a stream's messages go by retention only (see ``Journal``)
+    redelivered: ClassVar[bool] = False
+
+    def __init__(self, message: Message, offset: int) -> None:
+        self.message = message
+        self.offset = offset
+        self._properties: BasicProperties | None = None
+
+    @property
+    def properties(self) -> BasicProperties:
+        properties = self._properties
+        if properties is None:
+            original = self.message.properties
+            headers = dict(original.headers) if original.headers else {}
+            headers["x-stream-offset"] = _LONG(self.offset)
+            properties = self._properties = with_headers(original, headers)
+        return properties
+
+    @property
+    def exchange(self) -> str:
+        return self.message.exchange
+
+    @property
+    def routing_key(self) -> str:
+        return self.message.routing_key
+
+    @property
+    def body(self) -> bytes:
+        return self.message.body
+
+    @property
+    def annotations(self) -> Annotations | None:
+        return self.message.annotations
+
+    @property
+    def deadline(self) -> None:
+        return None
+
+
+class _Reader:
+    """A consumer's place in the stream and its filter (12.11, 12.20)."""
+
+    __slots__ = ("filters", "match_unfiltered", "offset")
+
+    def __init__(self, offset: int, filters: frozenset[str] | None, match_unfiltered: bool) -> None:
+        self.offset = offset
+        self.filters = filters
+        self.match_unfiltered = match_unfiltered
+
+
+class StreamConsumers(dict["Consumer", None]):
+    """A stream's consumers; ``active`` are those with credit that may have more to read.
+
+    The settle path gives credit back with ``reinstate`` (as for a classic
+    queue's consumers, see ``_dispatch.py``); a consumer that used up its
+    credit or read to the end leaves ``active`` until credit or a new message.
+    """
+
+    __slots__ = ("active", "exclusive", "readers", "single")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.active: dict[Consumer, None] = {}
+        self.readers: dict[Consumer, _Reader] = {}
+        self.exclusive = 0
+        self.single: Consumer | None = None  # no fast path: every consumer reads every message
+
+    def first(self) -> Consumer:
+        return next(iter(self))
+
+    def add(self, consumer: Consumer) -> None:
+        self[consumer] = None
+        self.active[consumer] = None
+
+    def remove(self, consumer: Consumer) -> bool:
+        if consumer not in self:
+            return False
+        del self[consumer]
+        self.active.pop(consumer, None)
+        self.readers.pop(consumer, None)
+        return True
+
+    def clear(self) -> None:
+        super().clear()
+        self.active.clear()
+        self.readers.clear()
+
+    def reinstate(self, consumer: Consumer) -> None:
+        consumer._state = 0
+        self.active[consumer] = None
+
+    def next(self) -> Consumer | None:
+        return None  # a stream has no "next consumer": see StreamQueue._dispatch
+
+    def _check(self) -> None:
+        assert set(self.readers) == set(self), "a consumer without a reader"
+
+
+class StreamQueue(Queue):
+    """A stream: durable, shared, replicated in RabbitMQ, one member here."""
+
+    __slots__ = ("_age_timer", "_chunk_size")
+
+    queue_type = "stream"
+    kind: QueueType = STREAM
+
+    def __init__(
+        self,
+        vhost: VirtualHost,
+        name: str,
+        *,
+        durable: bool,
+        auto_delete: bool,
+        owner: Connection | None,
+        arguments: dict[str, Any],
+        parsed: QueueArguments,
+    ) -> None:
+        super().__init__(
+            vhost,
+            name,
+            durable=durable,
+            auto_delete=auto_delete,
+            owner=owner,
+            arguments=arguments,
+            parsed=parsed,
+        )
+        self._ready: Any = StreamLog()
+        self._consumers: Any = StreamConsumers()
+        self._plain = False
+        self._age_timer: float | None = None
+        self._chunk_size = max(1, vhost._broker.stream_chunk_size)
+
+    # ----------------------------------------------------------------- inspection
+
+    @property
+    def first_offset(self) -> int:
+        """The offset of the oldest retained message ("first", 12.11)."""
+        return int(self._ready.first_offset)
+
+    @property
+    def next_offset(self) -> int:
+        """The offset the next message written will get ("next")."""
+        return int(self._ready.next_offset)
+
+    @property
+    def segment_count(self) -> int:
+        return len(self._ready.segments)
+
+    @property
+    def messages(self) -> int:
+        return int(self._ready.count)
+
+    @property
+    def messages_persistent(self) -> int:
+        """Every message of a stream is kept by a restart (spec 12.19, 22.19)."""
+        return int(self._ready.count)
+
+    @property
+    def _declare_ok_consumers(self) -> int:
+        return 0  # spec 12.18
+
+    def offset_of(self, consumer: Consumer) -> int:
+        """The offset a consumer reads next."""
+        return int(self._consumers.readers[consumer].offset)
+
+    def type_figures(self) -> dict[str, Any]:
+        log = self._ready
+        return {
+            "first offset": log.first_offset,
+            "last offset": log.next_offset - 1 if log.count else None,
+            "segments": len(log.segments),
+            "bytes": log.total_bytes,
+        }
+
+    def peek(self) -> list[Message]:
+        return [entry.message for entry in self._ready]
+
+    def _check(self) -> None:
+        log = self._ready
+        assert len(log.entries) == log.count
+        assert sum(len(e.body) for e in log.entries) == log.total_bytes
+        assert log.segments[0] <= log.first_offset or not log.count
+        stats = self.stats
+        assert stats.enqueued == log.count + sum(stats.dropped.values()), "stream accounting"
+        unacked = sum(
+            1
+            for channel in self._vhost._channels()
+            for record in channel._unacked.values()
+            if record[1] is self
+        )
+        assert unacked == self._unacked
+        self._consumers._check()
+
+    # ----------------------------------------------------------------- what the type allows
+
+    def _check_consume(
+        self, channel: Channel, auto_ack: bool, exclusive: bool, arguments: dict[str, Any]
+    ) -> int:
+        """Arguments first (12.4, 12.12), then prefetch, no-ack and global qos (12.13)."""
+        where = self._vhost.describe("queue", self.name)
+        check_consume_arguments(self.kind, arguments, where)
+        self._start_offset(arguments.get("x-stream-offset"), where)
+        if not channel._prefetch:
+            raise PreconditionFailed(f"consumer prefetch count is not set for stream {where}")
+        if auto_ack:
+            raise NotImplementedByBroker(f"automatic acknowledgement not supported by stream {where}")
+        if channel._global_prefetch:
+            raise NotImplementedByBroker(f"{where} does not support global qos")
+        return 0
+
+    def _check_get(self) -> None:
+        raise NotImplementedByBroker(
+            f"basic.get not supported by stream queues queue '{self.name}' in vhost "
+            f"'{self.vhost_name}'"
+        )  # spec 12.14
+
+    def _check_purge(self) -> None:
+        raise NotImplementedByBroker(
+            f"queue.purge not supported by stream queues queue '{self.name}' in vhost "
+            f"'{self.vhost_name}'"
+        )  # spec 12.14
+
+    def _check_delete(self, if_unused: bool, if_empty: bool) -> None:
+        """if-unused and if-empty are ignored: a stream is always deleted (12.18)."""
+
+    def _start_offset(self, value: Any, where: str) -> int:
+        """Where a consumer with this ``x-stream-offset`` starts (12.11); 406 (12.12)."""
+        log = self._ready
+        if value is None:
+            return int(log.next_offset)
+        shown = text(value)
+        if shown == "first":
+            return int(log.first_offset)
+        if shown == "last":
+            return int(log.next_offset - 1 if log.count else log.next_offset)
+        if shown == "next":
+            return int(log.next_offset)
+        if isinstance(value, datetime.datetime):
+            return int(log.first_written_at_or_after(value.timestamp()))
+        if is_int(value):
+            return int(max(log.first_offset, min(int(value), log.next_offset)))
+        if isinstance(shown, str):
+            interval = parse_max_age(shown)
+            if interval is not None:
+                now = self._vhost._now()
+                return int(log.first_written_at_or_after(now - interval / 1000))
+            raise PreconditionFailed(
+                f"invalid arg 'x-stream-offset' for {where}: "
+                f'{{invalid_stream_offset_arg,{{longstr,<<"{shown}">>}}}}'
+            )
+        return int(log.next_offset)  # another type: taken as an offset by RabbitMQ, kept simple
+
+    # ----------------------------------------------------------------- consumers
+
+    def _add_consumer(self, consumer: Consumer) -> None:
+        arguments = consumer.arguments
+        start = self._start_offset(
+            arguments.get("x-stream-offset"), self._vhost.describe("queue", self.name)
+        )
+        filters = _filter_values(arguments.get("x-stream-filter"))
+        match_unfiltered = filters is not None and arguments.get("x-stream-match-unfiltered") is True
+        self._consumers.readers[consumer] = _Reader(start, filters, match_unfiltered)
+        self._consumers.add(consumer)
+        self._ever_consumed = True
+        self._dispatch()
+
+    def _remove_consumer(self, consumer: Consumer) -> None:
+        self._consumers.remove(consumer)  # nothing is lost: the log keeps it all (12.16)
+
+    def _dispatch(self) -> None:
+        """Each active consumer reads forward while it has credit (12.15)."""
+        consumers = self._consumers
+        active = consumers.active
+        if not active:
+            return
+        log = self._ready
+        end = log.next_offset
+        readers = consumers.readers
+        for consumer in list(active):
+            reader = readers[consumer]
+            deliver = consumer.channel._deliver
+            while reader.offset < end:
+                if not consumer.has_room():
+                    consumer._state = 2  # FULL: an ack gives credit back (see _dispatch.py)
+                    break
+                offset = reader.offset
+                reader.offset += 1
+                entry = log.entries[offset - log.first_offset] if offset >= log.first_offset else None
+                if entry is None:
+                    reader.offset = log.first_offset  # retention passed it: read on from first
+                    continue
+                if reader.filters is not None and not self._passes(reader, offset):
+                    continue
+                deliver(consumer, self, StreamDelivery(entry.message, offset))
+            del active[consumer]
+
+    def _passes(self, reader: _Reader, offset: int) -> bool:
+        """The filter of 12.20-12.22: exact, or whole chunks of ``_chunk_size``."""
+        log = self._ready
+        size = self._chunk_size
+        if size == 1:
+            return _matches(reader, log.at(offset))
+        start = max(log.first_offset, offset - (offset - log.first_offset) % size)
+        stop = min(log.next_offset, start + size)
+        return any(_matches(reader, log.at(o)) for o in range(start, stop))
+
+    # ----------------------------------------------------------------- writing
+
+    def _publish(
+        self,
+        message: Message,
+        ttl_ms: int | None,
+        now: float | None = None,
+        only_queue: bool = False,
+        told: bool = False,
+    ) -> bool:
+        """Append a message (no TTL, no overflow, no nack: spec 12.19)."""
+        self.stats.enqueued += 1
+        if now is None:
+            now = self._vhost._now()
+        entry: QueueEntry
+        if only_queue:
+            message.seq = next(self._sequence)
+            message.deadline = now  # the write time, not an expiry
+            entry = message
+        else:
+            entry = Entry(message, next(self._sequence), now)
+        log = self._ready
+        rolled = log.append(entry, self._args.segment_size_bytes)
+        if self._journal is not None:
+            self._journal.message_enqueued(self, entry)  # spec 12.19, 22.19
+        if rolled:
+            self._retain(now)
+        if self._args.max_age_ms is not None and self._age_timer is None:
+            self._arm_age_timer(now)
+        consumers = self._consumers
+        if consumers:
+            consumers.active.update(dict.fromkeys(c for c in consumers if c._state != 2))
+            self._dispatch()
+        return True
+
+    def apply_retention(self) -> int:
+        """Run retention now (the hourly timer's work, 12.9); messages removed."""
+        with self._vhost._broker._lock:
+            return self._retain(self._vhost._now())
+
+    def _retain(self, now: float) -> int:
+        """Delete whole segments, oldest first, never the newest (12.7, 12.8)."""
+        log = self._ready
+        args = self._args
+        keep_from = 0
+        if args.max_length_bytes is not None:
+            total = 0
+            keep_from = len(log.segments) - 1
+            for index in range(len(log.segments) - 1, -1, -1):
+                size = log.segment_bytes[index]
+                if index != len(log.segments) - 1 and total + size > args.max_length_bytes:
+                    break
+                total += size
+                keep_from = index
+        if args.max_age_ms is not None:
+            horizon = now - args.max_age_ms / 1000
+            while keep_from < len(log.segments) - 1 and self._segment_newest(keep_from) < horizon:
+                keep_from += 1
+        gone = log.drop_segments(keep_from)
+        if gone:
+            self.stats.dropped["retention"] += len(gone)
+            if self._journal is not None:
+                for entry in gone:
+                    self._journal.message_removed(_Retired(entry))  # type: ignore[arg-type]
+        return len(gone)
+
+    def _segment_newest(self, index: int) -> float:
+        log = self._ready
+        stop = (log.segments[index + 1] - log.first_offset) if index + 1 < len(log.segments) else log.count
+        return _written_at(log.entries[stop - 1]) if stop > 0 else float("inf")
+
+    def _arm_age_timer(self, now: float) -> None:
+        self._age_timer = now + _HOUR
+        self._vhost._timers.schedule(self._age_timer, self._on_age_timer, coarse=True)
+
+    def _on_age_timer(self, deadline: float, now: float) -> None:
+        self._age_timer = None
+        if self._deleted:
+            return
+        self._retain(now)
+        if self._args.max_age_ms is not None:
+            self._arm_age_timer(now)
+
+    # ----------------------------------------------------------------- settling (12.15)
+
+    def _requeue(
+        self, entry: QueueEntry, now: float, settle: bool = True, how: str = "requeue"
+    ) -> None:
+        """A nack or reject with requeue only gives credit back (12.15)."""
+        self._unacked -= 1
+        self.stats.acked += 1
+
+    def _settle_after_requeue(self, now: float) -> None:
+        pass
+
+    def _reject(self, entry: QueueEntry, now: float) -> None:
+        """A reject without requeue only gives credit back: nothing is dead-lettered."""
+        self._unacked -= 1
+        self.stats.acked += 1
+
+    def _get(self) -> QueueEntry | None:  # pragma: no cover - refused by _check_get
+        return None
+
+    def _purge(self) -> int:  # pragma: no cover - refused by _check_purge
+        return 0
+
+    def _touch(self) -> None:
+        """Streams have no x-expires."""
+
+    def _restore_ready(self, messages: list[QueueEntry]) -> None:
+        log = self._ready
+        for entry in messages:
+            log.append(entry, self._args.segment_size_bytes)
+        self.stats.enqueued += len(messages)
+
+
+class _Retired:
+    """A message retention removed, as the store's change feed wants it."""
+
+    __slots__ = ("entry",)
+
+    storage: ClassVar[str] = "always"
+
+    def __init__(self, entry: QueueEntry) -> None:
+        self.entry = entry
+
+    @property
+    def seq(self) -> int:
+        return self.entry.seq
+
+    @property
+    def message(self) -> Message:
+        return self.entry.message
+
+
+def _filter_values(value: Any) -> frozenset[str] | None:
+    """``x-stream-filter``: a longstr, or an array whose longstr elements count (12.20)."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        return frozenset(text(v) for v in value if isinstance(text(v), str))
+    shown = text(value)
+    return frozenset((shown,)) if isinstance(shown, str) else None
+
+
+def _matches(reader: _Reader, entry: QueueEntry) -> bool:
+    headers = entry.message.properties.headers
+    value = text(headers.get("x-stream-filter-value")) if headers else None
+    if value is None or not isinstance(value, str):
+        return reader.match_unfiltered
+    assert reader.filters is not None
+    return value in reader.filters
