@@ -10,9 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._clock import Clock, MonotonicClock, VirtualClock
 from ._errors import AccessRefused, CallbacksDidNotSettle, ConnectionForced, NotAllowed
-from ._exchange import Binding, Exchange
 from ._passwords import check_password, hash_password
-from ._queue import Queue
 from ._timers import INFINITY, Timers
 from ._vhost import VirtualHost
 
@@ -21,6 +19,14 @@ if TYPE_CHECKING:
     from ._diagram import Topology
     from ._journal import Journal
     from ._losses import LossLog
+    from ._views._collections import (
+        BindingList,
+        ChannelList,
+        ConnectionList,
+        ConsumerList,
+        ExchangeTable,
+        QueueTable,
+    )
     from .store import Store
 
 __all__ = ["DEFAULT_CONSUMER_TIMEOUT", "DEFAULT_MAX_MESSAGE_SIZE", "Broker"]
@@ -107,7 +113,9 @@ class Broker:
         return f"<Broker vhosts={list(self.vhosts)} connections={len(self._connections)}>"
 
     def _repr_html_(self) -> str:
-        return self.vhost("/")._repr_html_()
+        from ._inspect import broker_html
+
+        return broker_html(self)
 
     def topology(self, vhost: str = "/") -> Topology:
         """A picture of a vhost's exchanges, queues and bindings (SVG in Jupyter, ``to_dot()``)."""
@@ -210,21 +218,64 @@ class Broker:
 
     # ----------------------------------------------------------------- inspection of "/"
 
-    @property
-    def queues(self) -> dict[str, Queue]:
-        return self.vhost("/").queues
+    # Snapshots: dict and list subclasses that behave as the plain ones and show
+    # as tables (repr in a REPL, _repr_html_ in Jupyter); the vhost's own dicts are live.
 
     @property
-    def exchanges(self) -> dict[str, Exchange]:
-        return self.vhost("/").exchanges
+    def queues(self) -> QueueTable:
+        """The default vhost's queues by name, as they are now."""
+        from ._views._collections import QueueTable
+
+        with self._lock:
+            return QueueTable(self.vhost("/").queues)
 
     @property
-    def bindings(self) -> list[Binding]:
-        return self.vhost("/").bindings
+    def exchanges(self) -> ExchangeTable:
+        """The default vhost's exchanges by name (the default exchange under "")."""
+        from ._views._collections import ExchangeTable
+
+        with self._lock:
+            return ExchangeTable(self.vhost("/").exchanges)
 
     @property
-    def connections(self) -> list[Connection]:
-        return list(self._connections)
+    def bindings(self) -> BindingList:
+        """The default vhost's bindings, as ``rabbitmqctl list_bindings`` lists them."""
+        from ._views._collections import BindingList
+
+        with self._lock:
+            return BindingList(self.vhost("/").bindings)
+
+    @property
+    def connections(self) -> ConnectionList:
+        """The open connections, to every vhost."""
+        from ._views._collections import ConnectionList
+
+        return ConnectionList(list(self._connections))
+
+    @property
+    def channels(self) -> ChannelList:
+        """The open channels of every connection."""
+        from ._views._collections import ChannelList
+
+        with self._lock:
+            return ChannelList(
+                [ch for connection in self._connections for ch in connection.channels.values()]
+            )
+
+    @property
+    def consumers(self) -> ConsumerList:
+        """Every consumer, by channel, in the order each channel registered them."""
+        from ._views._collections import ConsumerList
+
+        with self._lock:
+            return ConsumerList(
+                [
+                    consumer
+                    for connection in self._connections
+                    for ch in connection.channels.values()
+                    for consumer in ch.consumers
+                ]
+            )
 
     # ----------------------------------------------------------------- connections
 

@@ -24,6 +24,7 @@ from . import (
     _channel_confirm_tx,
     _channel_consume,
     _channel_entities,
+    _channel_inspect,
     _channel_publish,
     _channel_settle,
 )
@@ -116,6 +117,15 @@ class Channel:
     @property
     def unacked_delivery_tags(self) -> list[int]:
         return list(self._unacked)
+
+    # read-only inspection for views and drivers: what this channel holds, for whom
+    unacked_messages = _channel_inspect.unacked_messages
+    consumers = property(_channel_inspect.channel_consumers)
+
+    def _repr_html_(self) -> str:
+        from ._inspect import channel_html
+
+        return channel_html(self)
 
     def _enter(self) -> None:
         if self._closed is not None:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from ._channel import Channel
     from ._queue import Queue
     from ._vhost import VirtualHost
+    from ._views._collections import ChannelTable
 
 __all__ = ["Connection", "PendingEvent"]
 
@@ -71,8 +72,16 @@ class Connection:
         return self._closed is not None
 
     @property
-    def channels(self) -> dict[int, Channel]:
-        return dict(self._channels)
+    def channels(self) -> ChannelTable:
+        """The open channels by number (a snapshot; a table when shown)."""
+        from ._views._collections import ChannelTable
+
+        return ChannelTable(dict(self._channels))
+
+    def _repr_html_(self) -> str:
+        from ._inspect import connection_html
+
+        return connection_html(self)
 
     # ----------------------------------------------------------------- the driver interface
     # What a driver (the socket adapter, the store, a management API) uses of a

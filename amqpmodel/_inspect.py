@@ -1,102 +1,151 @@
-"""HTML tables of queues, exchanges and bindings, for Jupyter (``_repr_html_``)."""
+"""What each entity shows in Jupyter (``_repr_html_``): its tables from the view layer (``_views``).
+
+The entities' ``_repr_html_`` methods call these; each reads under the broker
+lock, so a view is consistent while other threads use the broker.
+"""
 
 from __future__ import annotations
 
-from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ._views._rows import (
+    bindings_table,
+    channels_table,
+    connections_table,
+    consumers_table,
+    exchanges_table,
+    messages_table,
+    queues_table,
+    unacked_table,
+)
+from ._views._table import Table, tables_html
 
 if TYPE_CHECKING:
+    from ._broker import Broker
+    from ._channel import Channel
+    from ._connection import Connection
     from ._exchange import Exchange
     from ._queue import Queue
     from ._vhost import VirtualHost
 
-__all__ = ["exchange_html", "queue_html", "vhost_html"]
+__all__ = [
+    "broker_html",
+    "channel_html",
+    "connection_html",
+    "exchange_html",
+    "queue_html",
+    "queue_tables",
+    "vhost_html",
+    "vhost_tables",
+]
 
 
-def _table(title: str, header: list[str], rows: list[list[Any]]) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
-    )
-    if not rows:
-        body = f"<tr><td colspan='{len(header)}'><i>none</i></td></tr>"
-    return (
-        f"<b>{escape(title)}</b><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-    )
-
-
-def _queue_row(queue: Queue) -> list[Any]:
-    flags = "".join(
-        flag
-        for flag, on in (("D", queue.durable), ("AD", queue.auto_delete), ("Excl", queue.exclusive))
-        if on
-    )
-    return [
-        queue.name,
-        flags,
-        queue.messages_ready,
-        queue.messages_unacknowledged,
-        queue.messages_persistent if queue.durable else "",
-        queue.consumer_count,
-        ", ".join(f"{k}={v}" for k, v in queue.arguments.items()),
-    ]
-
-
-_QUEUE_HEADER = ["name", "features", "ready", "unacked", "persistent", "consumers", "arguments"]
+def queue_tables(queue: Queue) -> list[Table]:
+    """A queue: its row, its ready messages and the messages consumers hold."""
+    with queue._vhost._broker._lock:
+        ready = queue.peek()
+        return [
+            queues_table([queue], f"queue {queue.name!r}"),
+            messages_table(ready, "ready messages"),
+            unacked_table(queue),
+            consumers_table(queue.consumers),
+        ]
 
 
 def queue_html(queue: Queue) -> str:
-    table = _table(f"queue {queue.name!r}", _QUEUE_HEADER, [_queue_row(queue)])
-    messages = [[m.exchange, m.routing_key, m.body[:60]] for m in queue.peek()[:20]]
-    return table + _table(
-        "ready messages (first 20)", ["exchange", "routing key", "body"], messages
-    )
+    return tables_html(queue_tables(queue))
 
 
 def exchange_html(exchange: Exchange) -> str:
-    rows = [
-        [b.destination_type, b.destination, b.routing_key, b.arguments or ""]
-        for b in exchange.bindings
-    ]
     title = f"exchange {exchange.name!r} ({exchange.type})"
     if exchange.type == "x-delayed-message":  # held messages are counted, and shown (13.7)
         title += f", {exchange.messages_delayed} delayed"
-    return _table(
-        title,
-        ["destination type", "destination", "routing key", "arguments"],
-        rows,
+    return tables_html(
+        [exchanges_table([exchange], title), bindings_table(exchange.bindings, "bindings from it")]
     )
+
+
+def vhost_tables(vhost: VirtualHost) -> list[Table]:
+    """A vhost: its queues, exchanges and bindings, and who is connected to it."""
+    broker = vhost._broker
+    with broker._lock:
+        connections = [c for c in broker.connections if c.vhost is vhost]
+        channels = [ch for c in connections for ch in c.channels.values()]
+        return [
+            queues_table(vhost.queues.values(), f"queues of vhost {vhost.name!r}"),
+            exchanges_table(vhost.exchanges.values()),
+            bindings_table(vhost.bindings),
+            connections_table(connections),
+            channels_table(channels),
+            consumers_table([consumer for ch in channels for consumer in ch.consumers]),
+        ]
 
 
 def vhost_html(vhost: VirtualHost) -> str:
-    exchanges = [
-        [x.name or "(default)", x.type, x.durable, x.auto_delete, x.internal, x.messages_delayed]
-        for x in vhost.exchanges.values()
-    ]
-    bindings = [
-        [
-            b.source or "(default)",
-            b.destination_type,
-            b.destination,
-            b.routing_key,
-            b.arguments or "",
+    return tables_html(vhost_tables(vhost))
+
+
+def broker_html(broker: Broker) -> str:
+    """The default vhost's tables, then the other vhosts listed."""
+    with broker._lock:
+        tables = vhost_tables(broker.vhost("/")) if "/" in broker.vhosts else []
+        others = [
+            (
+                name,
+                len(vhost.queues),
+                len(vhost.exchanges),
+                sum(1 for c in broker.connections if c.vhost is vhost),
+            )
+            for name, vhost in broker.vhosts.items()
+            if name != "/"
         ]
-        for b in vhost.bindings
-    ]
-    return (
-        _table(
-            f"queues of vhost {vhost.name!r}",
-            _QUEUE_HEADER,
-            [_queue_row(q) for q in vhost.queues.values()],
+    if others:
+        tables.append(
+            Table.of(
+                f"other vhosts ({len(others)})",
+                ("name", "queues", "exchanges", "connections"),
+                others,
+                ("queues", "exchanges", "connections"),
+            )
         )
-        + _table(
-            "exchanges",
-            ["name", "type", "durable", "auto_delete", "internal", "delayed"],
-            exchanges,
+    return tables_html(tables)
+
+
+def connection_html(connection: Connection) -> str:
+    with connection.broker._lock:
+        channels = list(connection.channels.values())
+        return tables_html(
+            [
+                connections_table([connection], "connection"),
+                channels_table(channels),
+                consumers_table([consumer for ch in channels for consumer in ch.consumers]),
+            ]
         )
-        + _table(
-            "bindings",
-            ["source", "destination type", "destination", "routing key", "arguments"],
-            bindings,
+
+
+def channel_html(channel: Channel) -> str:
+    with channel._lock:
+        held = channel.unacked_messages()
+        rows = [
+            (
+                u.delivery_tag,
+                u.queue,
+                u.consumer_tag if u.consumer_tag is not None else "(basic.get)",
+                u.redelivered,
+                u.message.routing_key,
+            )
+            for u in held
+        ]
+        return tables_html(
+            [
+                channels_table([channel], "channel"),
+                consumers_table(channel.consumers),
+                Table.of(
+                    f"unacknowledged deliveries ({len(rows)})",
+                    ("delivery tag", "queue", "consumer tag", "redelivered", "routing key"),
+                    rows[:50],
+                    ("delivery tag",),
+                    f"the first 50 of {len(rows)}" if len(rows) > 50 else "",
+                ),
+            ]
         )
-    )

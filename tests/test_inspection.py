@@ -36,7 +36,7 @@ def test_topology_draws_what_the_application_built(broker: Broker, ch: Channel) 
     assert ("errors", 1, 0, 0) in topology.queues
     svg = topology._repr_svg_()
     assert svg.startswith("<svg") and svg.endswith("</svg>")
-    assert svg.count("<line") == 3 and "all &lt;logs&gt;" in svg
+    assert svg.count('<path class="edge ') == 3 and "all &lt;logs&gt;" in svg
     dot = topology.to_dot()
     assert dot.startswith("digraph") and '"x:events" -> "q:errors" [label="*.error"]' in dot
     text = repr(topology)
