@@ -56,6 +56,7 @@ from ._methods import (
     QueuePurgeOk,
     QueueUnbindOk,
 )
+from ._parameters import ParameterError
 from ._properties import BasicProperties, Message
 from ._queue import Consumer, Queue, QueueStats
 from ._vhost import VirtualHost
@@ -109,6 +110,7 @@ __all__ = [
     "NotAllowed",
     "NotFound",
     "NotImplementedByBroker",
+    "ParameterError",
     "PreconditionFailed",
     "Queue",
     "QueueBindOk",

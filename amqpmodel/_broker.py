@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._clock import Clock, MonotonicClock, VirtualClock
 from ._errors import AccessRefused, CallbacksDidNotSettle, ConnectionForced, NotAllowed
+from ._parameters import ParameterListener, Parameters
 from ._passwords import check_password, hash_password
 from ._timers import INFINITY, Timers
 from ._vhost import VirtualHost
@@ -93,6 +94,8 @@ class Broker:
         # silent losses recorded for the strict test check (amqpmodel.testing); None: not asked
         self._losses: LossLog | None = None
         self._store: Store | None = None
+        # runtime parameters (shovels, ...), not stored in a data dir yet
+        self._parameters = Parameters(self)
         if isinstance(self.clock, VirtualClock):
             self.clock._attach(self)
 
@@ -146,6 +149,7 @@ class Broker:
                 if connection.vhost is vhost:
                     error = ConnectionForced(f"vhost '{name}' is deleted")
                     connection._close_by_broker(error.reply_code, error.reply_text, error)
+        self._parameters.vhost_deleted(name)  # its parameters go too (their shovels stop)
 
     def vhost(self, name: str = "/") -> VirtualHost:
         try:
@@ -176,12 +180,47 @@ class Broker:
         user = self.users.get(name)
         return user is not None and check_password(user[0], password)
 
+    # ----------------------------------------------------------------- runtime parameters
+
+    def set_parameter(self, component: str, name: str, value: Any, vhost: str = "/") -> None:
+        """Set a runtime parameter, as ``rabbitmqctl set_parameter -p vhost component name
+        value``: ``value`` (JSON: dicts, lists, str, numbers, bool, None) is validated by
+        the component's plugin, which then acts on it; ``set_parameter("shovel", name,
+        {...})`` starts a dynamic shovel (``amqpmodel.shovel``, spec 20). A refused value
+        raises ``ParameterError`` with RabbitMQ's text; an unknown vhost ``NotFound``."""
+        self._parameters.set(component, name, value, vhost)
+
+    def clear_parameter(self, component: str, name: str, vhost: str = "/") -> None:
+        """Clear a runtime parameter (``rabbitmqctl clear_parameter``); a shovel's stops.
+        ``ParameterError`` "Parameter does not exist" when it is not set."""
+        self._parameters.clear(component, name, vhost)
+
+    def list_parameters(
+        self, component: str | None = None, vhost: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The runtime parameters, as ``{"vhost", "component", "name", "value"}`` dicts
+        (the management API's shape; copies), of one component and one vhost or all."""
+        return self._parameters.list(component, vhost)
+
+    def add_parameter_listener(self, listener: ParameterListener) -> None:
+        """For drivers (a store, a management API): ``listener(action, vhost, component,
+        name, value)`` after each parameter change, ``action`` "set" (value: a copy) or
+        "clear" (value None); outside the broker lock, on the changing thread."""
+        self._parameters.add_listener(listener)
+
+    def remove_parameter_listener(self, listener: ParameterListener) -> None:
+        self._parameters.remove_listener(listener)
+
     # ----------------------------------------------------------------- lifetime
 
     def close(self) -> None:
         """Stop: close every connection (320, as a node shutdown does) and, with a data
         dir, write what is still pending and release the directory (a clean stop,
-        spec 22.17). Idempotent; ``with Broker(...) as broker:`` calls it on exit."""
+        spec 22.17). Idempotent; ``with Broker(...) as broker:`` calls it on exit.
+
+        Shovels and other plugins acting on runtime parameters stop first."""
+        if not self._closed:
+            self._parameters.broker_closing()  # outside the lock: they join their threads
         with self._lock:
             if self._closed:
                 return

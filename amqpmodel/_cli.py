@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -122,6 +123,13 @@ def _serve(args: argparse.Namespace) -> int:
             broker.add_user(name, password, tags=("administrator",))
         for vhost in args.vhost:
             broker.add_vhost(vhost)
+        for component, name, text in args.parameter:  # shovels start here (spec 20.1)
+            try:
+                broker.set_parameter(component, name, json.loads(text))
+            except ValueError as error:  # bad JSON, or a ParameterError with RabbitMQ's text
+                reason = getattr(error, "reason", f"Could not parse JSON document: {error}")
+                print(f"amqpmodel serve: --parameter {component} {name}: {reason}", file=sys.stderr)
+                return 2
         where = f"data in {broker.data_dir}" if broker.data_dir else "in memory"
 
         def ready(server: object) -> None:
@@ -234,6 +242,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="N",
         help="refuse connection.open (530) while more than N sockets are open, as "
         "RabbitMQ's connection_max (default 'infinity')",
+    )
+    serve.add_argument(
+        "--parameter",
+        nargs=3,
+        action="append",
+        default=[],
+        metavar=("COMPONENT", "NAME", "JSON"),
+        help="set a runtime parameter in vhost '/' at start, as rabbitmqctl set_parameter; "
+        "a dynamic shovel: --parameter shovel NAME '{\"src-uri\": \"amqp://\", ...}' "
+        "(repeatable)",
     )
     serve.add_argument("--quiet", action="store_true", help="log warnings and errors only")
     commands.add_parser("hello", help="run the 'Hello World' tutorial in process")

@@ -41,7 +41,6 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._arguments import parse_queue_arguments
 from ._broker import Broker
 from ._exchange import Exchange, exchange_type_factory
 from ._exchange_delayed import DelayedMessageExchangeType
@@ -57,6 +56,8 @@ from ._properties import (
     Message,
 )
 from ._queue import Queue
+from ._queue_registry import queue_class
+from ._queue_types import parse_queue_arguments
 from ._validation import is_utf8
 
 if TYPE_CHECKING:
@@ -149,7 +150,7 @@ def restore_queue(
     """Bring back a durable queue, empty (spec 22.1); its messages follow."""
     host = broker.vhosts[vhost]
     parsed = parse_queue_arguments(arguments, host.describe("queue", name))
-    queue = Queue(
+    queue = queue_class(parsed.queue_type)(
         host,
         name,
         durable=True,
@@ -166,20 +167,7 @@ def restore_queue(
 def restore_messages(queue: Queue, messages: Iterable[Message]) -> None:
     """Put back a queue's messages in enqueue order (spec 22.12, 22.13); each one's
     ``seq``, ``deadline`` (absolute, spec 22.21) and ``redelivered`` as stored."""
-    ready = queue._ready
-    size = 0
-    count = 0
-    expiring = False
-    for message in messages:
-        ready.push(message)
-        size += len(message.body)
-        count += 1
-        if message.deadline is not None:
-            expiring = True
-    queue._ready_bytes += size
-    queue.stats.enqueued += count
-    if expiring:
-        queue._may_expire = True
+    queue._restore_ready(list(messages))
 
 
 def restore_binding(
@@ -274,7 +262,8 @@ def record_delivered(broker: Broker, journal: Journal) -> None:
             for queue in vhost.queues.values()
             if queue._journal is journal
             for entry in queue._ready
-            if entry.redelivered and entry.properties.delivery_mode == PERSISTENT
+            if entry.redelivered
+            and (entry.storage == "always" or entry.message.properties.delivery_mode == PERSISTENT)
         ]
         if seqs:
             journal.redelivered(seqs)
