@@ -21,6 +21,11 @@ Durable state (``Journal``, for a store):
     removed) in batches, with the confirms waiting for each batch; and the
     ``restore_*`` functions below, which rebuild a broker's state from what a
     store read back, before the first client is served.
+Runtime parameters (for a plugin such as the shovel):
+    ``ParameterComponent`` (validate a component's values, hear of sets and
+    clears, stop at ``broker.close()``), ``register_parameter_component``;
+    ``erlang_term``/``erlang_proplist`` (values as RabbitMQ's validation texts
+    print them); ``Broker.add_parameter_listener`` hears of every change.
 Wire values:
     ``EncodedProperties`` (properties that keep their wire bytes),
     ``TaggedInt``/``TAGGED_INTS``/``Float32`` (header values that keep their
@@ -46,6 +51,12 @@ from ._exchange import Exchange, exchange_type_factory
 from ._exchange_delayed import DelayedMessageExchangeType
 from ._field_values import TAGGED_INTS, Float32, TaggedInt
 from ._journal import PERSISTENT, Batch, Journal
+from ._parameters import (
+    ParameterComponent,
+    erlang_proplist,
+    erlang_term,
+    register_parameter_component,
+)
 from ._properties import _PROPERTY_NAMES as PROPERTY_NAMES
 from ._properties import (
     EMPTY_PROPERTIES,
@@ -77,12 +88,16 @@ __all__ = [
     "Float32",
     "Journal",
     "Message",
+    "ParameterComponent",
     "TaggedInt",
     "attach_journal",
+    "erlang_proplist",
+    "erlang_term",
     "channel_state",
     "exchange_type_names",
     "inspection_lock",
     "record_delivered",
+    "register_parameter_component",
     "is_utf8",
     "restore_binding",
     "restore_delayed",
