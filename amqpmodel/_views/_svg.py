@@ -63,12 +63,16 @@ _LEGEND_NOTES = (
 
 
 def clean(text: str) -> str:
-    """``text`` safe to put in XML: control characters and lone surrogates (a name
-    that was not UTF-8 on the wire) become U+FFFD."""
+    """``text`` safe to put in XML: control characters (but line breaks and tabs)
+    and lone surrogates (a key that was not UTF-8 on the wire) become U+FFFD."""
     if text.isprintable():
         return text
     return "".join(
-        "\ufffd" if (ord(c) < 0x20 or 0xD800 <= ord(c) <= 0xDFFF or c in "\ufffe\uffff") else c
+        "\ufffd"
+        if (
+            (ord(c) < 0x20 and c not in "\n\t") or 0xD800 <= ord(c) <= 0xDFFF or c in "\ufffe\uffff"
+        )
+        else c
         for c in text
     )
 
