@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "amqpmodel"
-DRIVERS = ("server", "store", "pika", "kombu", "shovel")
+DRIVERS = ("server", "store", "pika", "kombu", "shovel", "management")
 
 
 def _is_dunder(name: str) -> bool:

@@ -13,6 +13,6 @@ Installed with the ``server`` extra (it needs ``pamqp``). Unmodified clients
 """
 
 from ._protocol import ServerConnection, ServerSettings
-from ._server import Server, run_server, serve
+from ._server import Server, ServeURL, run_server, serve
 
-__all__ = ["Server", "ServerConnection", "ServerSettings", "run_server", "serve"]
+__all__ = ["Server", "ServeURL", "ServerConnection", "ServerSettings", "run_server", "serve"]

@@ -15,6 +15,7 @@ from pamqp import commands, decode
 
 from amqpmodel import ChannelError, CommandInvalid, NotAllowed, __version__
 
+from . import _logs
 from ._codec import Method, make_method, method_ids
 
 if TYPE_CHECKING:
@@ -108,6 +109,7 @@ def connection_method(self: ServerConnection, method: Method) -> None:
     elif state == "open" and isinstance(method, commands.Connection.Open):
         self._open(method)
     elif state == "opened" and isinstance(method, commands.Connection.Close):
+        _logs.closing(self)
         self._send_before_close(None)
         self._close_core(200, "closed by client")
         self._send_method(0, commands.Connection.CloseOk())
@@ -137,6 +139,7 @@ def on_start_ok(self: ServerConnection, method: Any) -> None:
     )
     self.client_properties = client_properties
     mechanism = method.mechanism
+    self.auth_mechanism = mechanism
     response = method.response
     if isinstance(response, str):
         response = response.encode("utf-8", "surrogateescape")
@@ -161,11 +164,18 @@ def on_start_ok(self: ServerConnection, method: Any) -> None:
     else:
         raise CommandInvalid(f"unknown authentication mechanism '{mechanism}'", 10, 11)
     refused = user is None or password is None or not self.broker.authenticate(user, password)
-    if not refused and not self.loopback and user in self.settings.loopback_users:
-        log.warning("user '%s' can only connect via localhost (%s refused)", user, self.peer)
+    if refused:
+        if user is None or password is None:
+            why = "malformed login response"
+        elif user not in self.broker.users:
+            why = "no such user"
+        else:
+            why = "wrong password"
+        _logs.login_refused(self, mechanism, user, why)
+    elif not self.loopback and user in self.settings.loopback_users:
+        _logs.login_refused(self, mechanism, user, "loopback")
         refused = True
     if refused:
-        log.warning("login refused for user %r from %s (mechanism %s)", user, self.peer, mechanism)
         capabilities = client_properties.get("capabilities")
         if isinstance(capabilities, dict) and capabilities.get("authentication_failure_close"):
             self._send_connection_close(
@@ -229,4 +239,4 @@ def on_open(self: ServerConnection, method: Any) -> None:
     self.core.encodes_deliveries()  # every delivery becomes frames at once: no private copies
     self._send_method(0, make_method(commands.Connection.OpenOk, known_hosts=""))
     self._state = "opened"
-    log.info("connection %s opened: user '%s', vhost '%s'", self.peer, self.user, vhost)
+    _logs.opened(self, vhost)

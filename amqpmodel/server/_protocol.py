@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import struct
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -43,7 +44,7 @@ from amqpmodel import (
     UnexpectedFrame,
 )
 
-from . import _callbacks, _content, _negotiation
+from . import _callbacks, _content, _logs, _negotiation
 from ._codec import (
     FRAME_BODY,
     FRAME_END,
@@ -94,6 +95,7 @@ class ServerConnection:
         close: Callable[[], None],
         *,
         peer: str = "?",
+        local: str = "?",
         loopback: bool = True,
         settings: ServerSettings | None = None,
         wakeup: Callable[[], None] | None = None,
@@ -113,6 +115,11 @@ class ServerConnection:
         # answers or hangs up first
         self.login_refused = False
         self.peer = peer
+        # the server's end of the socket: "peer -> local" names the connection, as
+        # RabbitMQ's logs and management API name it
+        self.local = local
+        self.connected_at = time.time()  # wall clock, for the management API
+        self.auth_mechanism = ""  # the login's mechanism, once connection.start-ok came
         self.loopback = loopback
         self.settings = settings or ServerSettings()
         self._wakeup = wakeup
@@ -135,6 +142,11 @@ class ServerConnection:
 
     def __repr__(self) -> str:
         return f"<ServerConnection {self.user or '-'}@{self.peer} {self._state}>"
+
+    @property
+    def name(self) -> str:
+        """The connection's name as RabbitMQ gives it, "peer -> local" (logs, management API)."""
+        return f"{self.peer} -> {self.local}"
 
     @property
     def state(self) -> str:
@@ -173,7 +185,9 @@ class ServerConnection:
         """connection.close with the error's code and text (spec 9.1); wait for close-ok."""
         if self._state in ("closing", "closed"):
             return
-        log.info("closing connection %s: %s", self.peer, error.reply_text)
+        _logs.connection_error(
+            self, error, class_id or error.class_id, method_id or error.method_id
+        )
         if self._state == "opened":
             self._send_before_close(None)
         self._close_core(error.reply_code, error.reply_text)
@@ -401,6 +415,7 @@ class ServerConnection:
         class_id, method_id = (
             method_ids(method) if method is not None else (error.class_id, error.method_id)
         )
+        _logs.channel_error(self, server_channel.number, error, class_id, method_id)
         server_channel.core.close(
             error.reply_code, error.reply_text
         )  # idempotent; the core may have closed it
@@ -473,9 +488,7 @@ class ServerConnection:
         else:
             self._silent_ticks += 1
             if self._silent_ticks >= 4:
-                log.warning(
-                    "missed heartbeats from client %s, timeout: %ss", self.peer, self.heartbeat
-                )
+                _logs.heartbeats_missed(self)
                 self._out.clear()
                 self._finish()
                 return

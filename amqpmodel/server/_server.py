@@ -20,14 +20,18 @@ import signal
 import socket
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from amqpmodel import Broker
 
+from . import _logs
 from ._listener import Listener
 from ._protocol import ServerConnection, ServerSettings
 
-__all__ = ["Server", "run_server", "serve"]
+if TYPE_CHECKING:
+    from amqpmodel.management import ManagementServer, PrometheusServer
+
+__all__ = ["Server", "ServeURL", "run_server", "serve"]
 
 log = logging.getLogger("amqpmodel.server")
 
@@ -69,12 +73,15 @@ class _Protocol(asyncio.Protocol):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         peername = transport.get_extra_info("peername")
         peer = f"{peername[0]}:{peername[1]}" if isinstance(peername, tuple) else str(peername)
+        sockname = transport.get_extra_info("sockname")
+        local = f"{sockname[0]}:{sockname[1]}" if isinstance(sockname, tuple) else str(sockname)
         server = self.server
         self.connection = ServerConnection(
             server.broker,
             transport.write,
             self._hang_up,
             peer=peer,
+            local=local,
             loopback=_is_loopback(peername),
             settings=server.settings,
             wakeup=self._wakeup,
@@ -84,7 +91,7 @@ class _Protocol(asyncio.Protocol):
         timeout = server.settings.handshake_timeout
         if timeout:
             self._handshake_timer = self.loop.call_later(timeout, self._handshake_expired)
-        log.info("accepting AMQP connection %s", peer)
+        _logs.accepted(self.connection)
 
     def _handshake_expired(self) -> None:
         """Spec 21.7: a client that has not opened the connection in time is hung up on
@@ -92,11 +99,7 @@ class _Protocol(asyncio.Protocol):
         self._handshake_timer = None
         connection = self.connection
         if connection is not None and connection.state in ("header", "start_ok", "tune_ok", "open"):
-            log.info(
-                "closing AMQP connection %s: handshake timeout (%ss)",
-                connection.peer,
-                self.server.settings.handshake_timeout,
-            )
+            _logs.handshake_timeout(connection, self.server.settings.handshake_timeout)
             self._close()
 
     def _wakeup(self) -> None:
@@ -189,8 +192,9 @@ class _Protocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         connection = self.connection
         if connection is not None:
+            if connection.state in ("header", "start_ok", "tune_ok", "open", "opened"):
+                _logs.lost(connection)  # the client went without connection.close
             connection.connection_lost()
-            log.info("closed AMQP connection %s", connection.peer)
         timers = (self._heartbeat, self._closing_timer, self._linger_timer, self._handshake_timer)
         for timer in timers:
             if timer is not None:
@@ -209,11 +213,20 @@ class Server:
         port: int = 5672,
         *,
         settings: ServerSettings | None = None,
+        management_port: int | None = None,
+        prometheus_port: int | None = None,
     ) -> None:
+        """``management_port``/``prometheus_port``: also serve RabbitMQ's management API
+        (spec 18) and Prometheus metrics (spec 19) on this loop (0 picks a free port;
+        None: not served); they need the ``management`` extra."""
         self.broker = broker
         self.host = host
         self.port = port
         self.settings = settings or ServerSettings()
+        self.management_port = management_port
+        self.prometheus_port = prometheus_port
+        self.management: ManagementServer | None = None
+        self.prometheus: PrometheusServer | None = None
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self._listener: Listener | None = None
         self._protocols: set[_Protocol] = set()
@@ -235,6 +248,36 @@ class Server:
         # a deadline set from another thread (an in-process publish with a TTL) re-arms our timer
         self.broker.add_deadline_listener(self._deadline_moved)
         log.info("amqpmodel listening on %s:%s", self.host, self.port)
+        if self.management_port is not None or self.prometheus_port is not None:
+            try:
+                await self._start_http()
+            except BaseException:
+                await self.stop(grace=0)
+                raise
+
+    async def _start_http(self) -> None:
+        from amqpmodel.management import ManagementServer, PrometheusServer
+
+        if self.management_port is not None:
+            self.management = ManagementServer(
+                self.broker, self.host, self.management_port, amqp=self
+            )
+            await self.management.start()
+        if self.prometheus_port is not None:
+            self.prometheus = PrometheusServer(
+                self.broker,
+                self.host,
+                self.prometheus_port,
+                amqp=self,
+                context=self.management.context if self.management is not None else None,
+            )
+            await self.prometheus.start()
+            if self.management is not None:
+                self.management.add_listener("http/prometheus", self.host, self.prometheus.port)
+
+    def client_connections(self) -> list[ServerConnection]:
+        """The protocol state of every open socket, for a management API to list."""
+        return [p.connection for p in self._protocols if p.connection is not None]
 
     def connection_count(self) -> int:
         """Sockets accepted and not yet closed, handshake or not (RabbitMQ's count for
@@ -289,6 +332,10 @@ class Server:
     async def stop(self, reply_text: str = _SHUTDOWN_TEXT, grace: float = 0.5) -> None:
         """Stop listening and close every connection with 320 (connection.close, then the
         socket, after at most ``grace`` seconds for the client's close-ok)."""
+        for http in (self.management, self.prometheus):
+            if http is not None:
+                await http.stop()
+        self.management = self.prometheus = None
         if self._listener is not None:
             self._listener.close()
         for protocol in list(self._protocols):
@@ -313,13 +360,22 @@ def run_server(
     *,
     settings: ServerSettings | None = None,
     ready: Any = None,
+    management_port: int | None = None,
+    prometheus_port: int | None = None,
 ) -> None:
     """Serve until interrupted (Ctrl-C closes every connection with 320 first).
 
     ``ready(server)`` is called once the socket listens (``server.port`` is the
-    real port when ``port`` was 0).
+    real port when ``port`` was 0; ``server.management.port`` likewise).
     """
-    server = Server(broker, host, port, settings=settings)
+    server = Server(
+        broker,
+        host,
+        port,
+        settings=settings,
+        management_port=management_port,
+        prometheus_port=prometheus_port,
+    )
 
     async def main() -> None:
         await server.start()
@@ -341,6 +397,15 @@ def run_server(
         log.info("amqpmodel stopped")
 
 
+class ServeURL(str):
+    """The AMQP URL ``serve()`` yields, with the HTTP servers' URLs beside it:
+    ``management_url`` (``http://host:port``, None unless ``management_port`` was
+    given) and ``prometheus_url``."""
+
+    management_url: str | None = None
+    prometheus_url: str | None = None
+
+
 @contextlib.contextmanager
 def serve(
     broker: Broker | None = None,
@@ -349,17 +414,29 @@ def serve(
     *,
     settings: ServerSettings | None = None,
     shutdown_grace: float = 0.5,
-) -> Iterator[str]:
+    management_port: int | None = None,
+    prometheus_port: int | None = None,
+) -> Iterator[ServeURL]:
     """Run a server in a background thread for the duration of a ``with`` block; yield its URL.
 
     At the end every connection gets connection.close (320) and ``shutdown_grace``
-    seconds at most to answer before its socket is closed.
+    seconds at most to answer before its socket is closed. ``management_port=0``
+    also serves the management API (and ``/metrics``) on a free port of the same
+    loop, ``prometheus_port=0`` the Prometheus endpoint: the yielded URL's
+    ``management_url`` and ``prometheus_url`` (needs the ``management`` extra).
 
     >>> from amqpmodel import Broker
     >>> with serve(Broker()) as url:  # doctest: +SKIP
     ...     pika.BlockingConnection(pika.URLParameters(url))
     """
-    server = Server(broker if broker is not None else Broker(), host, port, settings=settings)
+    server = Server(
+        broker if broker is not None else Broker(),
+        host,
+        port,
+        settings=settings,
+        management_port=management_port,
+        prometheus_port=prometheus_port,
+    )
     started = threading.Event()
     failure: list[BaseException] = []
     stop: list[asyncio.Event] = []
@@ -384,8 +461,13 @@ def serve(
     if failure:
         thread.join()
         raise failure[0]
+    url = ServeURL(server.url)
+    if server.management is not None:
+        url.management_url = server.management.url
+    if server.prometheus is not None:
+        url.prometheus_url = server.prometheus.url
     try:
-        yield server.url
+        yield url
     finally:
         server.loop.call_soon_threadsafe(stop[0].set)
         thread.join(timeout=10)

@@ -1,0 +1,95 @@
+"""Who may call what: HTTP Basic authentication against the broker's users and the
+management tags (spec 18.1-18.3, 15.3, 15.16)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import logging
+
+import attrs
+from aiohttp import web
+
+from amqpmodel import Broker
+
+from ._http import ApiError
+
+__all__ = ["LEVELS", "User", "authenticate", "require"]
+
+log = logging.getLogger("amqpmodel.management")
+
+# what each level needs, in tags (spec 18.3); "administrator" may do everything
+LEVELS: dict[str, frozenset[str]] = {
+    "management": frozenset({"management", "policymaker", "monitoring", "administrator"}),
+    "policymaker": frozenset({"policymaker", "administrator"}),
+    "monitoring": frozenset({"monitoring", "administrator"}),
+    "administrator": frozenset({"administrator"}),
+}
+
+_REFUSALS = {  # spec 18.2
+    "management": "Not management user",
+    "policymaker": "Not policymaker user",
+    "monitoring": "Not monitor user",
+    "administrator": "Not administrator user",
+}
+
+_REALM = {"WWW-Authenticate": 'Basic realm="RabbitMQ Management"'}
+
+
+@attrs.frozen
+class User:
+    """The authenticated caller."""
+
+    name: str
+    tags: tuple[str, ...]
+
+    def has(self, level: str) -> bool:
+        return bool(LEVELS[level].intersection(self.tags))
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host is None:
+        return True  # a Unix socket
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def authenticate(request: web.Request, broker: Broker, loopback_users: tuple[str, ...]) -> User:
+    """The request's user, or 401 as spec 18.2 words it."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    name = password = None
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            decoded = ""
+        name, separator, password = decoded.partition(":")
+        if not separator:
+            name = password = None
+    if name is None or password is None or not broker.authenticate(name, password):
+        if name is None:
+            why = "no credentials"
+        elif name not in broker.users:
+            why = "no such user"
+        else:
+            why = "wrong password"
+        log.warning("HTTP access denied: user '%s' - invalid credentials (%s)", name or "", why)
+        raise ApiError(401, "not_authorized", "Not_Authorized", _REALM)
+    if name in loopback_users and not _is_loopback(request.remote):
+        log.warning("HTTP access denied: user '%s' can only log in via localhost", name)
+        raise ApiError(401, "not_authorised", "User can only log in via localhost", _REALM)
+    user = User(name, tuple(broker.users[name][1]))
+    if not user.has("management"):
+        log.warning("HTTP access denied: user '%s' is not a management user", name)
+        raise ApiError(401, "not_authorised", "Not management user", _REALM)
+    return user
+
+
+def require(user: User, level: str) -> None:
+    """401 unless ``user`` has a tag that grants ``level`` (spec 18.3)."""
+    if not user.has(level):
+        raise ApiError(401, "not_authorised", _REFUSALS[level], _REALM)
