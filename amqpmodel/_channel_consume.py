@@ -5,15 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ._arguments import type_name
 from ._channel_base import amqp_method, call_one
 from ._dispatch import release
 from ._errors import (
-    AccessRefused,
     AMQPError,
     NotAllowed,
     NotImplementedByBroker,
-    PreconditionFailed,
 )
 from ._methods import BasicCancel, Deliver, GetOk
 from ._properties import BasicProperties, Message, check_field_table, delivered_properties

@@ -5,15 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._arguments import check_exchange_equivalent, check_queue_equivalent
-from ._queue_types import (
-    QUEUE_TYPES,
-    augment_arguments,
-    check_properties,
-    check_stream_limits,
-    declared_type,
-    equivalence_keys,
-    parse_queue_arguments,
-)
 from ._channel_base import amqp_method
 from ._errors import AccessRefused, NotFound, PreconditionFailed, ResourceLocked
 from ._exchange import Exchange, exchange_type_factory
@@ -31,6 +22,15 @@ from ._methods import (
 from ._properties import check_field_table
 from ._queue import Queue
 from ._queue_registry import queue_class
+from ._queue_types import (
+    QUEUE_TYPES,
+    augment_arguments,
+    check_properties,
+    check_stream_limits,
+    declared_type,
+    equivalence_keys,
+    parse_queue_arguments,
+)
 from ._reply_to import REPLY_TO, REPLY_TO_PREFIX
 from ._validation import boolean, entity_name, generate_name, short_string
 

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from ._arguments import QueueArguments
 from ._consumer import Consumer, QueueStats
 from ._dispatch import ConsumerSet, RoundRobinConsumers, SingleActiveConsumers
-from ._losses import record_length_drop
 from ._errors import AccessRefused, PreconditionFailed
+from ._losses import record_length_drop
 from ._properties import Message
 from ._queue_types import CLASSIC, QueueType, check_consume_arguments
 from ._ready import Entry, Fifo, PriorityFifo, QueueEntry
@@ -250,7 +250,9 @@ class Queue:
         check_consume_arguments(self.kind, arguments, self._vhost.describe("queue", self.name))
         consumers = self._consumers
         if (exclusive and (consumers or self._args.single_active_consumer)) or consumers.exclusive:
-            raise AccessRefused(f"queue '{self.name}' in vhost '{self.vhost_name}' in exclusive use")
+            raise AccessRefused(
+                f"queue '{self.name}' in vhost '{self.vhost_name}' in exclusive use"
+            )
         return int(arguments.get("x-priority", 0))
 
     def _check_get(self) -> None:

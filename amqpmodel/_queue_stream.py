@@ -31,17 +31,16 @@ positions: ``first_offset`` plus the index in the log.
 from __future__ import annotations
 
 import datetime
-from bisect import bisect_left
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from ._arguments import is_int, text
 from ._errors import NotImplementedByBroker, PreconditionFailed
 from ._field_values import TAGGED_INTS
-from ._properties import Annotations, BasicProperties, Message, with_headers
+from ._properties import BasicProperties, Message, with_headers
 from ._queue import Queue
 from ._queue_types import STREAM, QueueType, check_consume_arguments, parse_max_age
 from ._ready import Entry, QueueEntry
+from ._stream_log import Retired, StreamDelivery, StreamLog, written_at
 
 if TYPE_CHECKING:
     from ._arguments import QueueArguments
@@ -50,133 +49,11 @@ if TYPE_CHECKING:
     from ._consumer import Consumer
     from ._vhost import VirtualHost
 
-__all__ = ["MESSAGE_OVERHEAD", "StreamDelivery", "StreamLog", "StreamQueue"]
+__all__ = ["StreamQueue"]
 
-MESSAGE_OVERHEAD = 64  # bytes counted per message on top of its body, for segment sizes
 _HOUR = 3600.0
 _LONG = TAGGED_INTS[b"l"]
-
-
-class StreamLog:
-    """The retained messages and their segments; ``count`` as a ready store has it."""
-
-    __slots__ = ("count", "entries", "first_offset", "segments", "segment_bytes", "total_bytes")
-
-    def __init__(self) -> None:
-        self.entries: list[QueueEntry] = []  # oldest first; deadline = write time
-        self.first_offset = 0
-        self.count = 0
-        self.segments: list[int] = [0]  # the first offset of each segment, oldest first
-        self.segment_bytes: list[int] = [0]  # the size of each segment (model bytes)
-        self.total_bytes = 0  # body bytes retained
-
-    @property
-    def next_offset(self) -> int:
-        return self.first_offset + self.count
-
-    def __len__(self) -> int:
-        return self.count
-
-    def __iter__(self) -> Iterator[QueueEntry]:
-        return iter(self.entries)
-
-    def head(self) -> QueueEntry | None:
-        return self.entries[0] if self.entries else None
-
-    def at(self, offset: int) -> QueueEntry:
-        return self.entries[offset - self.first_offset]
-
-    def clear(self) -> None:
-        self.entries.clear()
-        self.first_offset += self.count
-        self.count = 0
-        self.segments = [self.first_offset]
-        self.segment_bytes = [0]
-        self.total_bytes = 0
-
-    def append(self, entry: QueueEntry, segment_limit: int) -> bool:
-        """Add a message; True when it opened a new segment (a roll-over, 12.10)."""
-        size = len(entry.body) + MESSAGE_OVERHEAD
-        rolled = False
-        if self.segment_bytes[-1] and self.segment_bytes[-1] + size > segment_limit:
-            self.segments.append(self.next_offset)
-            self.segment_bytes.append(0)
-            rolled = True
-        self.entries.append(entry)
-        self.count += 1
-        self.segment_bytes[-1] += size
-        self.total_bytes += len(entry.body)
-        return rolled
-
-    def drop_segments(self, keep_from: int) -> list[QueueEntry]:
-        """Delete the segments before index ``keep_from``; the messages they held."""
-        if keep_from <= 0:
-            return []
-        cut = self.segments[keep_from] - self.first_offset
-        gone = self.entries[:cut]
-        del self.entries[:cut]
-        del self.segments[:keep_from]
-        del self.segment_bytes[:keep_from]
-        self.first_offset += cut
-        self.count -= cut
-        self.total_bytes -= sum(len(entry.body) for entry in gone)
-        return gone
-
-    def first_written_at_or_after(self, when: float) -> int:
-        """The offset of the first message written at or after ``when`` (else next)."""
-        index = bisect_left(self.entries, when, key=_written_at)
-        return self.first_offset + index
-
-
-def _written_at(entry: QueueEntry) -> float:
-    written = entry.deadline
-    assert written is not None
-    return written
-
-
-class StreamDelivery:
-    """One delivery of a stream message: the message with its ``x-stream-offset``
-    header (12.17); never redelivered (12.16). A settle does not remove it."""
-
-    __slots__ = ("message", "offset", "_properties")
-
-    storage: ClassVar[str] = "log"  # a stream's messages go by retention only (see ``Journal``)
-    redelivered: ClassVar[bool] = False
-
-    def __init__(self, message: Message, offset: int) -> None:
-        self.message = message
-        self.offset = offset
-        self._properties: BasicProperties | None = None
-
-    @property
-    def properties(self) -> BasicProperties:
-        properties = self._properties
-        if properties is None:
-            original = self.message.properties
-            headers = dict(original.headers) if original.headers else {}
-            headers["x-stream-offset"] = _LONG(self.offset)
-            properties = self._properties = with_headers(original, headers)
-        return properties
-
-    @property
-    def exchange(self) -> str:
-        return self.message.exchange
-
-    @property
-    def routing_key(self) -> str:
-        return self.message.routing_key
-
-    @property
-    def body(self) -> bytes:
-        return self.message.body
-
-    @property
-    def annotations(self) -> Annotations | None:
-        return self.message.annotations
-
-    @property
-    def deadline(self) -> None:
-        return None
+_DELIVERED_CACHE = 4096  # offsets whose delivered properties are kept for other readers
 
 
 class _Reader:
@@ -241,7 +118,7 @@ class StreamConsumers(dict["Consumer", None]):
 class StreamQueue(Queue):
     """A stream: durable, shared, replicated in RabbitMQ, one member here."""
 
-    __slots__ = ("_age_timer", "_chunk_size")
+    __slots__ = ("_age_timer", "_chunk_size", "_delivered")
 
     queue_type = "stream"
     kind: QueueType = STREAM
@@ -271,6 +148,9 @@ class StreamQueue(Queue):
         self._plain = False
         self._age_timer: float | None = None
         self._chunk_size = max(1, vhost._broker.stream_chunk_size)
+        # the delivered properties of recent offsets: consumers reading near each other
+        # share them instead of building one per delivery; bounded, so no cost per message
+        self._delivered: dict[int, BasicProperties] = {}
 
     # ----------------------------------------------------------------- inspection
 
@@ -345,7 +225,9 @@ class StreamQueue(Queue):
         if not channel._prefetch:
             raise PreconditionFailed(f"consumer prefetch count is not set for stream {where}")
         if auto_ack:
-            raise NotImplementedByBroker(f"automatic acknowledgement not supported by stream {where}")
+            raise NotImplementedByBroker(
+                f"automatic acknowledgement not supported by stream {where}"
+            )
         if channel._global_prefetch:
             raise NotImplementedByBroker(f"{where} does not support global qos")
         return 0
@@ -400,7 +282,9 @@ class StreamQueue(Queue):
             arguments.get("x-stream-offset"), self._vhost.describe("queue", self.name)
         )
         filters = _filter_values(arguments.get("x-stream-filter"))
-        match_unfiltered = filters is not None and arguments.get("x-stream-match-unfiltered") is True
+        match_unfiltered = (
+            filters is not None and arguments.get("x-stream-match-unfiltered") is True
+        )
         self._consumers.readers[consumer] = _Reader(start, filters, match_unfiltered)
         self._consumers.add(consumer)
         self._ever_consumed = True
@@ -427,14 +311,30 @@ class StreamQueue(Queue):
                     break
                 offset = reader.offset
                 reader.offset += 1
-                entry = log.entries[offset - log.first_offset] if offset >= log.first_offset else None
+                entry = (
+                    log.entries[offset - log.first_offset] if offset >= log.first_offset else None
+                )
                 if entry is None:
                     reader.offset = log.first_offset  # retention passed it: read on from first
                     continue
                 if reader.filters is not None and not self._passes(reader, offset):
                     continue
-                deliver(consumer, self, StreamDelivery(entry.message, offset))
+                properties = self._delivered.get(offset)
+                if properties is None:
+                    properties = self._delivered_properties(entry.message, offset)
+                deliver(consumer, self, StreamDelivery(entry.message, offset, properties))
             del active[consumer]
+
+    def _delivered_properties(self, message: Message, offset: int) -> BasicProperties:
+        original = message.properties
+        headers = dict(original.headers) if original.headers else {}
+        headers["x-stream-offset"] = _LONG(offset)  # spec 12.17
+        properties = with_headers(original, headers)
+        cache = self._delivered
+        if len(cache) >= _DELIVERED_CACHE:
+            del cache[next(iter(cache))]
+        cache[offset] = properties
+        return properties
 
     def _passes(self, reader: _Reader, offset: int) -> bool:
         """The filter of 12.20-12.22: exact, or whole chunks of ``_chunk_size``."""
@@ -509,13 +409,17 @@ class StreamQueue(Queue):
             self.stats.dropped["retention"] += len(gone)
             if self._journal is not None:
                 for entry in gone:
-                    self._journal.message_removed(_Retired(entry))  # type: ignore[arg-type]
+                    self._journal.message_removed(Retired(entry))  # type: ignore[arg-type]
         return len(gone)
 
     def _segment_newest(self, index: int) -> float:
         log = self._ready
-        stop = (log.segments[index + 1] - log.first_offset) if index + 1 < len(log.segments) else log.count
-        return _written_at(log.entries[stop - 1]) if stop > 0 else float("inf")
+        stop = (
+            (log.segments[index + 1] - log.first_offset)
+            if index + 1 < len(log.segments)
+            else log.count
+        )
+        return written_at(log.entries[stop - 1]) if stop > 0 else float("inf")
 
     def _arm_age_timer(self, now: float) -> None:
         self._age_timer = now + _HOUR
@@ -560,25 +464,6 @@ class StreamQueue(Queue):
         for entry in messages:
             log.append(entry, self._args.segment_size_bytes)
         self.stats.enqueued += len(messages)
-
-
-class _Retired:
-    """A message retention removed, as the store's change feed wants it."""
-
-    __slots__ = ("entry",)
-
-    storage: ClassVar[str] = "always"
-
-    def __init__(self, entry: QueueEntry) -> None:
-        self.entry = entry
-
-    @property
-    def seq(self) -> int:
-        return self.entry.seq
-
-    @property
-    def message(self) -> Message:
-        return self.entry.message
 
 
 def _filter_values(value: Any) -> frozenset[str] | None:

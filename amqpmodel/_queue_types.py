@@ -114,9 +114,7 @@ STREAM = QueueType(
 QUEUE_TYPES: dict[str, QueueType] = {t.name: t for t in (CLASSIC, QUORUM, STREAM)}
 
 _ALL_QUEUE_ARGUMENTS = frozenset(a for t in QUEUE_TYPES.values() for a in t.queue_arguments)
-_ALL_CONSUMER_ARGUMENTS = frozenset(
-    a for t in QUEUE_TYPES.values() for a in t.consumer_arguments
-)
+_ALL_CONSUMER_ARGUMENTS = frozenset(a for t in QUEUE_TYPES.values() for a in t.consumer_arguments)
 
 _OVERFLOW_MODES = ("drop-head", "reject-publish", "reject-publish-dlx")
 _QUEUE_MODES = ("default", "lazy")

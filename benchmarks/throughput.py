@@ -368,6 +368,91 @@ def fmt_ratio(a: float | None, b: float | None) -> str:
     return "n/a" if a is None or b is None else f"{a / b:.2f}x"
 
 
+# --------------------------------------------------------------------------- queue types
+
+
+def queue_type_workloads(kind: str) -> dict[str, Workload]:
+    """publish and consume+ack on a queue of ``kind``; for a stream, consume means ten
+    consumers each reading the whole log from "first" (the rate counts every delivery)."""
+    from amqpmodel import Broker
+
+    arguments = {"x-queue-type": kind}
+
+    def setup(preload: int) -> tuple[Broker, object]:
+        broker = Broker()
+        ch = broker.connect().channel()
+        ch.queue_declare("bench", durable=True, arguments=arguments)
+        for _ in range(preload):
+            ch.basic_publish("", "bench", BODY)
+        return broker, ch
+
+    def publish(n: int) -> float:
+        _, ch = setup(0)
+        publish = ch.basic_publish
+
+        def run() -> None:
+            for _ in range(n):
+                publish("", "bench", BODY)
+
+        elapsed = timed(run)
+        assert ch.queue_declare("bench", passive=True).message_count == n
+        return elapsed
+
+    def consume(n: int) -> float:
+        readers = 10 if kind == "stream" else 1
+        broker, ch = setup(n // readers)
+        ack = ch.basic_ack
+        received = [0]
+
+        def on_message(channel: object, method: object, props: object, body: bytes) -> None:
+            received[0] += 1
+            ack(method.delivery_tag)  # type: ignore[attr-defined]
+
+        def run() -> None:
+            ch.basic_qos(prefetch_count=PREFETCH)
+            for _ in range(readers):
+                ch.basic_consume(
+                    "bench",
+                    on_message,
+                    arguments={"x-stream-offset": "first"} if readers > 1 else {},
+                )
+            broker.run_until_idle(max_rounds=None)
+
+        elapsed = timed(run)
+        assert received[0] == (n // readers) * readers
+        return elapsed * n / ((n // readers) * readers)
+
+    return {"publish": publish, "consume+ack": consume}
+
+
+# targets (issue 12): quorum at least 70% of classic; a stream consumer at least as fast
+QUEUE_TYPE_TARGETS = {"quorum": 0.70, "stream": 1.0}
+
+
+def queue_type_table(n: int, repeat: int) -> bool:
+    rates = {
+        kind: {name: best_rate(fn, n, repeat) for name, fn in queue_type_workloads(kind).items()}
+        for kind in ("classic", "quorum", "stream")
+    }
+    print("\nqueue types (durable queue, in memory); stream consume = 10 readers from first")
+    header = (
+        f"{'type':<8} {'workload':<12} {'rate':>11} {'vs classic':>10} {'target':>7} {'met':>4}"
+    )
+    print(header)
+    print("-" * len(header))
+    all_met = True
+    for kind in ("classic", "quorum", "stream"):
+        for name, rate in rates[kind].items():
+            ratio = rate / rates["classic"][name]
+            target = QUEUE_TYPE_TARGETS.get(kind)
+            checked = target is not None and (kind == "quorum" or name == "consume+ack")
+            met = "-" if not checked else "yes" if ratio >= target else "NO"  # type: ignore[operator]
+            all_met &= met != "NO"
+            shown = f">={target:g}x" if checked else "-"
+            print(f"{kind:<8} {name:<12} {fmt_rate(rate):>11} {ratio:>9.2f}x {shown:>7} {met:>4}")
+    return all_met
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="messages per workload")
@@ -417,6 +502,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{fmt_ratio(amq, kom):>9} {kombu_target:>6} {kombu_met:>3}   "
             f"{fmt_ratio(amq, flo):>9} {f'>={FLOOR_TARGET:.0%}':>6} {floor_met:>3}"
         )
+    all_met &= queue_type_table(n, args.repeat)
     print(f"\nall targets met: {'yes' if all_met else 'NO'}")
     print("kombu's memory transport has no publisher confirms (n/a).")
     return 0

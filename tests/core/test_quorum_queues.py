@@ -396,9 +396,7 @@ def test_at_least_once_holds_until_target_takes_it_spec_11_19(
 
 def test_at_least_once_falls_back_with_drop_head_spec_11_19(broker: Broker, ch: Channel) -> None:
     ch.exchange_declare("dlx", "fanout")
-    declare(
-        ch, **{"x-dead-letter-exchange": "dlx", "x-dead-letter-strategy": "at-least-once"}
-    )
+    declare(ch, **{"x-dead-letter-exchange": "dlx", "x-dead-letter-strategy": "at-least-once"})
     publish(ch, "q", b"m")
     method, _, _ = get(ch)
     ch.basic_reject(method.delivery_tag, requeue=False)
@@ -469,7 +467,7 @@ def test_get_refused_with_single_active_consumer_spec_11_25(ch: Channel) -> None
         ch.basic_get("q")
     assert info.value.reply_text == (
         "RESOURCE_LOCKED - cannot obtain access to locked queue 'q' in vhost '/'. "
-        "basic.get operations are not supported by <<\"quorum\">> queues with single "
+        'basic.get operations are not supported by <<"quorum">> queues with single '
         "active consumer"
     )
 
@@ -496,7 +494,9 @@ def test_consume_with_global_qos_refused_spec_11_29(conn: Connection, ch: Channe
 # ----------------------------------------------------------------- delete, redeclare (11.26-11.28)
 
 
-@pytest.mark.parametrize(("flags", "flag"), [({"if_unused": True}, "if-unused"), ({"if_empty": True}, "if-empty")])
+@pytest.mark.parametrize(
+    ("flags", "flag"), [({"if_unused": True}, "if-unused"), ({"if_empty": True}, "if-empty")]
+)
 def test_conditional_delete_refused_spec_11_26(
     conn: Connection, ch: Channel, flags: dict[str, bool], flag: str
 ) -> None:

@@ -72,7 +72,10 @@ def test_non_durable_stream_refused_spec_12_1(ch: Channel) -> None:
 @pytest.mark.parametrize(
     ("arguments", "text"),
     [
-        ({"x-stream-max-segment-size-bytes": 3_000_000_001}, "Exceeded max value for x-stream-max-segment-size-bytes"),
+        (
+            {"x-stream-max-segment-size-bytes": 3_000_000_001},
+            "Exceeded max value for x-stream-max-segment-size-bytes",
+        ),
         ({"x-stream-filter-size-bytes": 8}, "Invalid value for x-stream-filter-size-bytes"),
         ({"x-stream-filter-size-bytes": 256}, "Invalid value for x-stream-filter-size-bytes"),
     ],
@@ -87,8 +90,17 @@ def test_segment_and_filter_sizes_checked_spec_12_2(
 
 @pytest.mark.parametrize(
     "key",
-    ["x-overflow", "x-message-ttl", "x-expires", "x-max-length", "x-max-priority",
-     "x-dead-letter-exchange", "x-single-active-consumer", "x-delivery-limit", "x-queue-mode"],
+    [
+        "x-overflow",
+        "x-message-ttl",
+        "x-expires",
+        "x-max-length",
+        "x-max-priority",
+        "x-dead-letter-exchange",
+        "x-single-active-consumer",
+        "x-delivery-limit",
+        "x-queue-mode",
+    ],
 )
 def test_other_types_arguments_refused_spec_12_4(ch: Channel, key: str) -> None:
     with pytest.raises(PreconditionFailed) as info:
@@ -257,9 +269,7 @@ def test_prefetch_is_credit_and_settles_only_give_it_back_spec_12_15(
     fill(ch, 5)
     ch.basic_qos(prefetch_count=2)
     got: list[Any] = []
-    ch.basic_consume(
-        "s", lambda c, m, p, b: got.append(m), arguments={"x-stream-offset": "first"}
-    )
+    ch.basic_consume("s", lambda c, m, p, b: got.append(m), arguments={"x-stream-offset": "first"})
     broker.run_until_idle()
     assert len(got) == 2
     ch.basic_nack(got[0].delivery_tag, requeue=True)  # credit, nothing requeued
@@ -280,7 +290,9 @@ def test_consumers_read_independently_spec_12_23(broker: Broker, ch: Channel) ->
     ch.basic_qos(prefetch_count=100)
     a: list[bytes] = []
     b: list[bytes] = []
-    ch.basic_consume("s", lambda c, m, p, body: a.append(body), arguments={"x-stream-offset": "first"})
+    ch.basic_consume(
+        "s", lambda c, m, p, body: a.append(body), arguments={"x-stream-offset": "first"}
+    )
     fill(ch, 2)
     ch.basic_consume("s", lambda c, m, p, body: b.append(body), arguments={"x-stream-offset": 1})
     broker.run_until_idle()
@@ -362,7 +374,10 @@ def test_exact_filter_spec_12_22(broker: Broker, ch: Channel) -> None:
     assert [
         b
         for _, b in read(
-            broker, ch, "first", **{"x-stream-filter": ["blue", 5], "x-stream-match-unfiltered": True}
+            broker,
+            ch,
+            "first",
+            **{"x-stream-filter": ["blue", 5], "x-stream-match-unfiltered": True},
         )
     ] == [b"2", b"3"]
 

@@ -1,0 +1,146 @@
+"""A stream's log: its retained messages in segments (spec 12.7-12.10), one delivery of
+a message with its offset (12.17), and a message retention removed, as a store sees it."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterator
+from typing import ClassVar
+
+from ._properties import Annotations, BasicProperties, Message
+from ._ready import QueueEntry
+
+__all__ = ["MESSAGE_OVERHEAD", "Retired", "StreamDelivery", "StreamLog", "written_at"]
+
+MESSAGE_OVERHEAD = 64  # bytes counted per message on top of its body, for segment sizes
+
+
+class StreamLog:
+    """The retained messages and their segments; ``count`` as a ready store has it."""
+
+    __slots__ = ("count", "entries", "first_offset", "segments", "segment_bytes", "total_bytes")
+
+    def __init__(self) -> None:
+        self.entries: list[QueueEntry] = []  # oldest first; deadline = write time
+        self.first_offset = 0
+        self.count = 0
+        self.segments: list[int] = [0]  # the first offset of each segment, oldest first
+        self.segment_bytes: list[int] = [0]  # the size of each segment (model bytes)
+        self.total_bytes = 0  # body bytes retained
+
+    @property
+    def next_offset(self) -> int:
+        return self.first_offset + self.count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[QueueEntry]:
+        return iter(self.entries)
+
+    def head(self) -> QueueEntry | None:
+        return self.entries[0] if self.entries else None
+
+    def at(self, offset: int) -> QueueEntry:
+        return self.entries[offset - self.first_offset]
+
+    def clear(self) -> None:
+        self.entries.clear()
+        self.first_offset += self.count
+        self.count = 0
+        self.segments = [self.first_offset]
+        self.segment_bytes = [0]
+        self.total_bytes = 0
+
+    def append(self, entry: QueueEntry, segment_limit: int) -> bool:
+        """Add a message; True when it opened a new segment (a roll-over, 12.10)."""
+        size = len(entry.body) + MESSAGE_OVERHEAD
+        rolled = False
+        if self.segment_bytes[-1] and self.segment_bytes[-1] + size > segment_limit:
+            self.segments.append(self.next_offset)
+            self.segment_bytes.append(0)
+            rolled = True
+        self.entries.append(entry)
+        self.count += 1
+        self.segment_bytes[-1] += size
+        self.total_bytes += len(entry.body)
+        return rolled
+
+    def drop_segments(self, keep_from: int) -> list[QueueEntry]:
+        """Delete the segments before index ``keep_from``; the messages they held."""
+        if keep_from <= 0:
+            return []
+        cut = self.segments[keep_from] - self.first_offset
+        gone = self.entries[:cut]
+        del self.entries[:cut]
+        del self.segments[:keep_from]
+        del self.segment_bytes[:keep_from]
+        self.first_offset += cut
+        self.count -= cut
+        self.total_bytes -= sum(len(entry.body) for entry in gone)
+        return gone
+
+    def first_written_at_or_after(self, when: float) -> int:
+        """The offset of the first message written at or after ``when`` (else next)."""
+        index = bisect_left(self.entries, when, key=written_at)
+        return self.first_offset + index
+
+
+def written_at(entry: QueueEntry) -> float:
+    written = entry.deadline
+    assert written is not None
+    return written
+
+
+class StreamDelivery:
+    """One delivery of a stream message: the message with its ``x-stream-offset``
+    header (12.17); never redelivered (12.16). A settle does not remove it."""
+
+    __slots__ = ("message", "offset", "properties")
+
+    storage: ClassVar[str] = "log"  # a stream's messages go by retention only (see ``Journal``)
+    redelivered: ClassVar[bool] = False
+
+    def __init__(self, message: Message, offset: int, properties: BasicProperties) -> None:
+        self.message = message
+        self.offset = offset
+        self.properties = properties  # the message's, with its x-stream-offset header
+
+    @property
+    def exchange(self) -> str:
+        return self.message.exchange
+
+    @property
+    def routing_key(self) -> str:
+        return self.message.routing_key
+
+    @property
+    def body(self) -> bytes:
+        return self.message.body
+
+    @property
+    def annotations(self) -> Annotations | None:
+        return self.message.annotations
+
+    @property
+    def deadline(self) -> None:
+        return None
+
+
+class Retired:
+    """A message retention removed, as the store's change feed wants it."""
+
+    __slots__ = ("entry",)
+
+    storage: ClassVar[str] = "always"
+
+    def __init__(self, entry: QueueEntry) -> None:
+        self.entry = entry
+
+    @property
+    def seq(self) -> int:
+        return self.entry.seq
+
+    @property
+    def message(self) -> Message:
+        return self.entry.message

@@ -1,0 +1,53 @@
+"""Quorum queues and streams keep every message across a restart, whatever its delivery
+mode (spec 11.34, 12.19, 22.19, 22.20)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from amqpmodel import BasicProperties, Broker
+
+Restart = Callable[..., Broker]  # the ``restart`` fixture (conftest)
+
+
+def test_quorum_queue_keeps_transient_messages_spec_11_34(restart: Restart) -> None:
+    broker = restart()
+    ch = broker.connect().channel()
+    ch.queue_declare("q", durable=True, arguments={"x-queue-type": "quorum"})
+    ch.basic_publish("", "q", b"transient")
+    ch.basic_publish("", "q", b"mode1", BasicProperties(delivery_mode=1))
+    ch.basic_publish("", "q", b"persistent", BasicProperties(delivery_mode=2))
+    method, _, _ = ch.basic_get("q")
+    ch.basic_ack(method.delivery_tag)  # acked: gone for good
+    broker = restart(broker)
+    ch = broker.connect().channel()
+    queue = broker.queues["q"]
+    assert queue.queue_type == "quorum"
+    assert [m.body for m in queue.peek()] == [b"mode1", b"persistent"]
+    method, properties, body = ch.basic_get("q", auto_ack=True)
+    assert (body, properties.delivery_mode) == (b"mode1", 1)  # the mode is kept
+
+
+def test_stream_keeps_its_log_and_offsets_spec_12_19(restart: Restart) -> None:
+    broker = restart()
+    ch = broker.connect().channel()
+    ch.queue_declare("s", durable=True, arguments={"x-queue-type": "stream"})
+    for body in (b"a", b"b", b"c"):
+        ch.basic_publish("", "s", body)
+    got: list[Any] = []
+    ch.basic_qos(prefetch_count=10)
+    ch.basic_consume("s", lambda c, m, p, b: got.append(m), arguments={"x-stream-offset": "first"})
+    broker.run_until_idle()
+    ch.basic_ack(got[-1].delivery_tag, multiple=True)  # acks remove nothing from a stream
+    broker = restart(broker)
+    ch = broker.connect().channel()
+    ch.basic_qos(prefetch_count=10)
+    seen: list[tuple[int, bytes]] = []
+    ch.basic_consume(
+        "s",
+        lambda c, m, p, b: seen.append((p.headers["x-stream-offset"], b)),
+        arguments={"x-stream-offset": "first"},
+    )
+    broker.run_until_idle()
+    assert seen == [(0, b"a"), (1, b"b"), (2, b"c")]
