@@ -6,7 +6,8 @@ snapshot. In Jupyter it renders as SVG, laid out left to right in layers
 their keys (several between the same two entities listed on one arrow),
 alternate-exchange and dead-letter edges are drawn apart from bindings, long
 names are shortened with the full name on hover, and a legend explains the
-boxes, the edges and the counts. ``to_dot()`` gives the same graph in
+boxes, the edges and the counts (``_repr_html_`` holds the SVG inline, for
+the hover texts). ``to_dot()`` gives the same graph in
 Graphviz's language; ``repr()`` lists it as text. Pure Python: the layout
 is ``_views/_layout.py``.
 """
@@ -134,3 +135,8 @@ class Topology:
         if self._svg is None:
             self._svg = draw_svg(self._graph)
         return self._svg
+
+    def _repr_html_(self) -> str:
+        # inline, so that the <title> hover texts work (an image/svg+xml output is
+        # shown as an <img> by nbconvert and by untrusted notebooks); wide pictures scroll
+        return f'<div class="amqpmodel-topology-view" style="overflow-x:auto">{self._repr_svg_()}</div>'
