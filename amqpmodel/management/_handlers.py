@@ -33,6 +33,11 @@ CONTEXT: web.AppKey[Context] = web.AppKey("amqpmodel.management", Context)
 
 _LEVEL = "_management_level"
 
+# where the middleware keeps the authenticated caller on the request
+USER_KEY: Any = (
+    web.RequestKey("amqpmodel.user", User) if hasattr(web, "RequestKey") else "amqpmodel.user"
+)
+
 
 def level(name: str) -> Callable[[H], H]:
     """The access a handler needs (spec 18.3): management, monitoring, policymaker,
@@ -54,7 +59,7 @@ def context(request: web.Request) -> Context:
 
 
 def user(request: web.Request) -> User:
-    found = request.get("user")
+    found = request.get(USER_KEY)
     assert isinstance(found, User)
     return found
 

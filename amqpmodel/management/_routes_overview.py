@@ -15,7 +15,7 @@ from aiohttp import web
 from amqpmodel.driver import exchange_type_names
 
 from ._context import MODELLED_RABBITMQ_VERSION, Context
-from ._handlers import context, level, list_response, path_vhost, user
+from ._handlers import context, level, list_response, one, path_vhost, user
 from ._http import json_response, not_found, unsupported
 
 __all__ = ["ROUTES"]
@@ -71,7 +71,8 @@ def _queue_totals(ctx: Context) -> dict[str, int]:
 @level("management")
 async def overview(request: web.Request) -> web.Response:
     ctx = context(request)
-    return json_response(
+    return one(
+        request,
         {
             "management_version": MODELLED_RABBITMQ_VERSION,
             "rates_mode": "basic",
@@ -98,7 +99,7 @@ async def overview(request: web.Request) -> web.Response:
                 for listener in ctx.listeners
                 if listener["protocol"] == "http"
             ],
-        }
+        },
     )
 
 
@@ -173,7 +174,7 @@ async def node(request: web.Request) -> web.Response:
     ctx = context(request)
     if request.match_info["node"] != ctx.node:
         raise not_found()
-    return json_response(_node(ctx))
+    return one(request, _node(ctx))
 
 
 @level("management")

@@ -25,7 +25,7 @@ from . import (
 )
 from ._auth import authenticate, require
 from ._context import Context
-from ._handlers import CONTEXT, Handler, level_of
+from ._handlers import CONTEXT, USER_KEY, Handler, level_of
 from ._http import ApiError, json_response, not_found
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ async def _errors_and_auth(request: web.Request, handler: Handler) -> web.Stream
         if needed != "none" and request.path.startswith("/api/"):
             ctx = request.app[CONTEXT]
             caller = authenticate(request, ctx.broker, ctx.loopback_users)
-            request["user"] = caller
+            request[USER_KEY] = caller
             require(caller, needed)
         return await handler(request)
     except ApiError as error:
