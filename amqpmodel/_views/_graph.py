@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._metrics import text_width
 from ._rows import connection_label, type_figures
 from ._values import field_text
 
@@ -35,6 +36,7 @@ EDGE_KINDS = (BINDING, E2E, ALTERNATE, DEAD_LETTER, CONSUME)
 
 # more consumers than this on one queue are drawn as one node that counts them
 CONSUMERS_DRAWN = 3
+FIGURES_WIDTH = 240.0  # pixels of a queue's type figures on one line of its box
 
 
 @attrs.define(slots=True)
@@ -97,10 +99,23 @@ def _queue_id(name: str) -> str:
 
 
 def _queue_detail(queue: Queue) -> str:
-    parts = [queue.queue_type, f"ready {queue.messages_ready}"]
-    parts.append(f"unacked {queue.messages_unacknowledged}")
-    parts += [f"{k} {field_text(v)}" for k, v in type_figures(queue).items()]
-    return " · ".join(parts)
+    return (
+        f"{queue.queue_type} · ready {queue.messages_ready}"
+        f" · unacked {queue.messages_unacknowledged}"
+    )
+
+
+def _figure_lines(queue: Queue) -> list[str]:
+    """The type's own figures (a quorum queue's delivery limit, a stream's offsets),
+    as many to a line as fit in a box."""
+    lines: list[str] = []
+    for name, value in type_figures(queue).items():
+        figure = f"{name} {'none' if value is None else field_text(value)}"
+        if lines and text_width(f"{lines[-1]} · {figure}", 11.0) <= FIGURES_WIDTH:
+            lines[-1] = f"{lines[-1]} · {figure}"
+        else:
+            lines.append(figure)
+    return lines
 
 
 def _consumer_node(queue: Queue, consumer: Consumer, number: int) -> Node:
@@ -184,7 +199,9 @@ def read_graph(vhost: VirtualHost) -> Graph:
         if queue.arguments:
             title += "\n" + ", ".join(f"{k}={field_text(v)}" for k, v in queue.arguments.items())
         node_id = _queue_id(queue.name)
-        nodes[node_id] = Node(node_id, "queue", queue.name, _queue_detail(queue), title=title)
+        nodes[node_id] = Node(
+            node_id, "queue", queue.name, _queue_detail(queue), _figure_lines(queue), title
+        )
         consumers = queue.consumers
         if len(consumers) <= CONSUMERS_DRAWN:
             consumer_nodes += [

@@ -105,7 +105,9 @@ def _queue_row(queue: Queue) -> tuple[CellValue, ...]:
         # persistent messages matter only where a restart can keep them (spec 22.4)
         queue.messages_persistent if queue.durable else "",
         queue.consumer_count,
-        Cell(", ".join(f"{k} {field_text(v)}" for k, v in figures.items())),
+        Cell(
+            ", ".join(f"{k} {'none' if v is None else field_text(v)}" for k, v in figures.items())
+        ),
         arguments_cell(queue.arguments),
     )
 
@@ -226,20 +228,23 @@ def connections_table(connections: Iterable[Connection], title: str = "connectio
 
 
 def _channel_row(channel: Channel) -> tuple[CellValue, ...]:
-    # the facts of RabbitMQ's channel object (spec 18.8): mode C = confirm, T = transactional
-    mode = ("C" if channel._confirming else "") + ("T" if channel._transactional else "")
+    # the facts of RabbitMQ's channel object (spec 18.8), read where the management
+    # API reads them; mode C = confirm, T = transactional, as rabbitmqctl shows it
+    from amqpmodel.driver import channel_state
+
+    state = channel_state(channel)
     return (
         channel_label(channel),
         channel.connection.user,
         channel.connection.vhost.name,
-        mode,
-        channel._prefetch,
-        channel._global_prefetch,
-        len(channel._consumers),
-        len(channel._unacked),
-        channel._held_confirms,
-        len(channel._tx_publishes),
-        sum(len(records) for _, records, _ in channel._tx_settles),
+        ("C" if state.confirm else "") + ("T" if state.transactional else ""),
+        state.prefetch_count,
+        state.global_prefetch_count,
+        state.consumer_count,
+        state.messages_unacknowledged,
+        state.messages_unconfirmed,
+        state.messages_uncommitted,
+        state.acks_uncommitted,
         "running" if channel.is_open else "closed",
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 
+import _view_geometry as _geometry
 import pytest
 
 from amqpmodel import BasicProperties, Broker, Channel, VirtualClock
@@ -248,3 +249,56 @@ def test_views_cost_nothing_per_message(broker: Broker, ch: Channel) -> None:
         ch.basic_publish("", "q", b"x")
     assert repr(broker.queues) != shown and broker.queues["q"].messages_ready == 1000
     assert queue_tables(broker.queues["q"])[1].note == "the first 20 of 1000"
+
+
+def test_quorum_and_stream_queues_show_their_type_and_own_figures(
+    broker: Broker, ch: Channel
+) -> None:
+    # spec 18.10: a queue's "type"; the figures only its type has, in one column
+    ch.queue_declare(
+        "orders", durable=True, arguments={"x-queue-type": "quorum", "x-delivery-limit": 3}
+    )
+    ch.queue_declare("events", durable=True, arguments={"x-queue-type": "stream"})
+    ch.queue_declare("plain")
+    table = broker.queues.table()
+    assert table.columns[:2] == ("name", "type") and "type figures" in table.columns
+    rows = {row[0]: row for row in table.rows}
+    figures = table.columns.index("type figures")
+    assert (
+        rows["orders"][1] == "quorum"
+        and rows["events"][1] == "stream"
+        and rows["plain"][1] == "classic"
+    )
+    assert "delivery limit 3" in rows["orders"][figures].text  # type: ignore[union-attr]
+    assert "first offset 0" in rows["events"][figures].text  # type: ignore[union-attr]
+    assert rows["plain"][figures].text == ""  # type: ignore[union-attr]
+    texts = [b.texts for b in _geometry.boxes(_geometry.parse(broker.topology()._repr_svg_()))]
+    orders = next(t for t in texts if t[0] == "orders")
+    assert orders[1] == "quorum · ready 0 · unacked 0" and orders[2].startswith("delivery limit 3")
+
+
+def test_without_queues_of_other_types_the_figures_column_is_left_out(
+    broker: Broker, ch: Channel
+) -> None:
+    ch.queue_declare("plain")
+    assert "type figures" not in broker.queues.table().columns
+
+
+def test_a_transactional_channel_shows_what_waits_for_its_commit(
+    broker: Broker, ch: Channel
+) -> None:
+    # spec 18.8: mode T, messages_uncommitted and acks_uncommitted (spec 8.8)
+    ch.queue_declare("q")
+    ch.basic_publish("", "q", b"a")
+    ch.tx_select()
+    method, _, _ = ch.basic_get("q")
+    ch.basic_ack(method.delivery_tag)
+    ch.basic_publish("", "q", b"b")
+    (row,) = broker.channels.table().rows
+    columns = broker.channels.table().columns
+    facts = dict(zip(columns, row, strict=True))
+    assert facts["mode"] == "T"
+    assert (facts["unacked"], facts["uncommitted"], facts["acks uncommitted"]) == (0, 1, 1)
+    ch.tx_commit()
+    (row,) = broker.channels.table().rows
+    assert dict(zip(columns, row, strict=True))["uncommitted"] == 0
