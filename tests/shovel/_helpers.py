@@ -32,7 +32,7 @@ def wait_until(condition: Callable[[], Any], what: str, timeout: float = WAIT) -
         time.sleep(0.01)
 
 
-def status_of(broker: Broker, name: str, vhost: str = "/") -> dict[str, Any] | None:
+def status_of(broker: Broker, name: str = "s", vhost: str = "/") -> dict[str, Any] | None:
     for row in shovel_status(broker):
         if row["name"] == name and row["vhost"] == vhost:
             return row
