@@ -298,4 +298,8 @@ ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/api/health/checks/protocol-listener/{protocol}", health_protocol_listener),
     ("GET", "/api/health/checks/below-node-connection-limit", health_connection_limit),
     ("GET", "/api/aliveness-test/{vhost}", aliveness),
+    # RabbitMQ 3.x's node health check, which older clients (amqpstorm) still call
+    ("GET", "/api/healthchecks/node", health_ok),
+    ("GET", "/api/healthchecks/node/", health_ok),
+    ("GET", "/api/healthchecks/node/{node}", health_ok),
 ]

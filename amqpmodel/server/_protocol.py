@@ -415,7 +415,10 @@ class ServerConnection:
         class_id, method_id = (
             method_ids(method) if method is not None else (error.class_id, error.method_id)
         )
-        _logs.channel_error(self, server_channel.number, error, class_id, method_id)
+        # a close of the broker's own (a consumer timeout) follows no method: "none"
+        _logs.channel_error(
+            self, server_channel.number, error, *((class_id, method_id) if method else (0, 0))
+        )
         server_channel.core.close(
             error.reply_code, error.reply_text
         )  # idempotent; the core may have closed it
