@@ -221,6 +221,13 @@ def _delete_after_value(value: dict[str, Any]) -> Any:
 def validate(name: str, value: Any) -> list[str]:
     """Every error RabbitMQ reports for the shovel parameter ``name`` = ``value``, in
     its order (spec 20.2, 20.4, 20.5), then amqpmodel's own limits."""
+    if isinstance(value, list):  # a proplist of no known keys: what RabbitMQ makes of it
+        return [
+            "Must specify 'src-exchange' or 'src-queue'",
+            *([f"Unrecognised terms {erlang_term(value)} in {name}"] if value else []),
+            f'Key "dest-uri" not found in {name}',
+            f'Key "src-uri" not found in {name}',
+        ]
     if not isinstance(value, dict):
         return [f"{name} not a list {erlang_term(value)}"]
     errors: list[str] = []

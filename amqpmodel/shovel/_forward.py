@@ -25,7 +25,9 @@ CLUSTER_NAME = "amqpmodel"  # what the server's connection.start reports as clus
 _LONG = TAGGED_INTS[b"l"]  # RabbitMQ sets the timestamp header as a long (64-bit signed)
 
 
-def publish_target(definition: ShovelDefinition, exchange: str, routing_key: str) -> tuple[str, str]:
+def publish_target(
+    definition: ShovelDefinition, exchange: str, routing_key: str
+) -> tuple[str, str]:
     """The exchange and routing key to publish a message that arrived with these."""
     if definition.dest_queue is not None:
         return "", definition.dest_queue

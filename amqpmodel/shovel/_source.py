@@ -84,7 +84,9 @@ class LocalSource:
         assert connection is not None and channel is not None
         if definition.src_queue is None:
             self.queue = channel.queue_declare("", exclusive=True).queue
-            channel.queue_bind(self.queue, definition.src_exchange or "", definition.src_exchange_key)
+            channel.queue_bind(
+                self.queue, definition.src_exchange or "", definition.src_exchange_key
+            )
             return
         self.queue = definition.src_queue
         check = connection.channel()

@@ -243,7 +243,5 @@ class ShovelWorker:
             metrics.remaining -= 1
             return
         metrics.remaining = 0
-        log.info(
-            "shutting down Shovel '%s', no messages left to transfer", self.definition.name
-        )
+        log.info("shutting down Shovel '%s', no messages left to transfer", self.definition.name)
         raise _AutoDelete

@@ -342,8 +342,10 @@ def test_a_closed_source_connection_requeues_and_the_shovel_starts_again(source:
     connection.close(320, "CONNECTION_FORCED - Closed via management plugin")
     assert source.queues["in"].messages == 3
     wait_until(
-        lambda: [c.channel.connection for c in source.queues["in"].consumers] != [connection]
-        and source.queues["in"].consumer_count == 1,
+        lambda: (
+            [c.channel.connection for c in source.queues["in"].consumers] != [connection]
+            and source.queues["in"].consumer_count == 1
+        ),
         "a new consumer on the source queue",
     )
     moved: list[bytes] = []
