@@ -304,7 +304,11 @@ def _deliver(self: Channel, consumer: Consumer, queue: Queue, entry: QueueEntry)
         self._global_unacked += 1
         queue._unacked += 1
     properties = entry.properties
-    if properties.headers is not None and self.connection._private_properties:
+    if (
+        properties.headers is not None
+        and self.connection._private_properties
+        and not entry.properties_owned
+    ):
         properties = delivered_properties(properties)  # the queue's copy stays as it is
     self.connection._push(
         (

@@ -18,6 +18,7 @@ __all__ = [
     "EncodedProperties",
     "Message",
     "check_field_table",
+    "clone_properties",
     "delivered_properties",
     "to_properties",
     "with_headers",
@@ -127,6 +128,12 @@ def _clone_function() -> Callable[[BasicProperties, type[BasicProperties], Any],
 _clone = _clone_function()
 
 
+def clone_properties(properties: BasicProperties, headers: dict[str, Any]) -> BasicProperties:
+    """``properties`` with other ``headers``, as a plain ``BasicProperties`` (no wire
+    bytes kept): the cheapest way to build a delivery's own properties."""
+    return _clone(properties, BasicProperties, headers)
+
+
 def _copy_table(table: dict[str, Any]) -> dict[str, Any]:
     # every field value is immutable but tables (dict) and arrays (list)
     for value in table.values():
@@ -218,6 +225,7 @@ class Message:
 
     # a message that is its own entry is in a classic queue: stored only when persistent
     storage: ClassVar[str] = "persistent"
+    properties_owned: ClassVar[bool] = False  # see ``Entry``
 
     @property
     def message(self) -> Message:

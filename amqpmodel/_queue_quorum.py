@@ -68,6 +68,10 @@ class QuorumEntry(Entry):
         self.order = seq
 
     @property
+    def properties_owned(self) -> bool:  # type: ignore[override]
+        return self.count > 0  # then ``properties`` is a new object each time
+
+    @property
     def properties(self) -> BasicProperties:
         """The message's properties, with ``x-delivery-count`` once it came back (11.14)."""
         properties = self.message.properties
@@ -76,6 +80,16 @@ class QuorumEntry(Entry):
         headers = dict(properties.headers) if properties.headers else {}
         headers["x-delivery-count"] = _LONG(self.count)
         return with_headers(properties, headers)
+
+
+def _order(entry: QueueEntry) -> int:
+    """Where a ready message stands among the others: a message that never came back is
+    its own entry in a broker without a store, and its enqueue order is its ``seq``."""
+    return entry.order if type(entry) is QuorumEntry else entry.seq
+
+
+def _count(entry: QueueEntry) -> int:
+    return entry.count if type(entry) is QuorumEntry else 0
 
 
 class QuorumReady:
@@ -89,9 +103,9 @@ class QuorumReady:
     __slots__ = ("count", "high", "normal", "returns", "_counter")
 
     def __init__(self) -> None:
-        self.returns: deque[QuorumEntry] = deque()
-        self.high: deque[QuorumEntry] = deque()
-        self.normal: deque[QuorumEntry] = deque()
+        self.returns: deque[QueueEntry] = deque()
+        self.high: deque[QueueEntry] = deque()
+        self.normal: deque[QueueEntry] = deque()
         self.count = 0
         self._counter = 0
 
@@ -99,7 +113,6 @@ class QuorumReady:
         return self.count
 
     def push(self, entry: QueueEntry) -> None:
-        assert isinstance(entry, QuorumEntry)
         priority = entry.message.properties.priority
         if priority is not None and priority > _HIGH_PRIORITY_ABOVE:
             self.high.append(entry)
@@ -109,7 +122,6 @@ class QuorumReady:
 
     def requeue(self, entry: QueueEntry) -> None:
         """A returned message: the returns list, ahead of everything (spec 11.16)."""
-        assert isinstance(entry, QuorumEntry)
         self.returns.append(entry)
         self.count += 1
 
@@ -119,20 +131,20 @@ class QuorumReady:
         self.normal.append(entry)
         self.count += 1
 
-    def _level(self, counter: int) -> deque[QuorumEntry]:
+    def _level(self, counter: int) -> deque[QueueEntry]:
         high, normal = self.high, self.normal
         if high and normal and counter == 2:
-            return high if high[0].order < normal[0].order else normal
+            return high if _order(high[0]) < _order(normal[0]) else normal
         return high if high else normal
 
-    def head(self) -> QuorumEntry | None:
+    def head(self) -> QueueEntry | None:
         if self.returns:
             return self.returns[0]
         if not self.count:
             return None
         return self._level(self._counter)[0]
 
-    def pop(self) -> QuorumEntry:
+    def pop(self) -> QueueEntry:
         self.count -= 1
         if self.returns:
             return self.returns.popleft()
@@ -140,7 +152,7 @@ class QuorumReady:
         self._counter = 0 if self._counter == 2 else self._counter + 1
         return level.popleft()
 
-    def __iter__(self) -> Iterator[QuorumEntry]:
+    def __iter__(self) -> Iterator[QueueEntry]:
         """In delivery order (a dry run of ``pop``)."""
         yield from self.returns
         high, normal = list(self.high), list(self.normal)
@@ -148,7 +160,7 @@ class QuorumReady:
         counter = self._counter
         while h < len(high) or n < len(normal):
             if h < len(high) and n < len(normal):
-                take_high = counter != 2 or high[h].order < normal[n].order
+                take_high = counter != 2 or _order(high[h]) < _order(normal[n])
             else:
                 take_high = h < len(high)
             if take_high:
@@ -238,12 +250,11 @@ class QuorumQueue(Queue):
             parsed=parsed,
         )
         self._ready: Any = QuorumReady()
-        self._plain = False
         if parsed.single_active_consumer:
             self._consumers = PrioritySingleActiveConsumers()
         self._rejecting = False  # reject-publish refuses until under the soft limit (11.22)
         # at-least-once dead-letters waiting for their targets (11.19): still ours
-        self._dead_letter_held: deque[tuple[QuorumEntry, str]] = deque()
+        self._dead_letter_held: deque[tuple[QueueEntry, str]] = deque()
 
     # ----------------------------------------------------------------- inspection
 
@@ -261,7 +272,8 @@ class QuorumQueue(Queue):
         """How many ready or held messages came back how many times (11.13): {count: n}."""
         counts: dict[int, int] = {}
         for entry in self._ready:
-            counts[entry.count] = counts.get(entry.count, 0) + 1
+            count = _count(entry)
+            counts[count] = counts.get(count, 0) + 1
         return counts
 
     @property
@@ -334,6 +346,25 @@ class QuorumQueue(Queue):
         told: bool = False,
     ) -> bool:
         """Take a routed message; False when reject-publish refused it (spec 11.22)."""
+        if (
+            self._plain  # no TTL, no length limit
+            and ttl_ms is None
+            and only_queue
+            and self._journal is None
+            and not self._consumers
+        ):
+            # the hot path: the message is its own entry (see below), straight to its level
+            self.stats.enqueued += 1
+            message.seq = next(self._sequence)
+            ready = self._ready
+            priority = message.properties.priority
+            if priority is not None and priority > _HIGH_PRIORITY_ABOVE:
+                ready.high.append(message)
+            else:
+                ready.normal.append(message)
+            ready.count += 1
+            self._ready_bytes += len(message.body)
+            return True
         self.stats.enqueued += 1
         args = self._args
         limited = args.max_length is not None or args.max_length_bytes is not None
@@ -348,12 +379,20 @@ class QuorumQueue(Queue):
             self._rejecting = False
         if args.message_ttl is not None and (ttl_ms is None or args.message_ttl < ttl_ms):
             ttl_ms = args.message_ttl  # spec 11.35, 3.1
-        if ttl_ms is None:
-            entry = QuorumEntry(message, next(self._sequence))
-        else:
+        deadline = None
+        if ttl_ms is not None:
             assert now is not None
-            entry = QuorumEntry(message, next(self._sequence), now + ttl_ms / 1000)
+            deadline = now + ttl_ms / 1000
             self._may_expire = True
+        entry: QueueEntry
+        if only_queue and self._journal is None:
+            # the message is its own entry until it first comes back (see _requeue); a
+            # stored queue needs entries that say they are stored whatever the mode
+            message.seq = next(self._sequence)
+            message.deadline = deadline
+            entry = message
+        else:
+            entry = QuorumEntry(message, next(self._sequence), deadline)
         if self._journal is not None:
             self._journal.message_enqueued(self, entry)  # spec 11.34
         ready = self._ready
@@ -396,11 +435,13 @@ class QuorumQueue(Queue):
     ) -> None:
         """A delivery came back: count it, dead-letter it past the limit (11.12), else
         the returns list, or the back of the queue with no limit (11.17)."""
-        assert isinstance(entry, QuorumEntry)
         self._unacked -= 1
         if self._deleted:
             self.stats.dropped["deleted"] += 1
             return
+        if type(entry) is not QuorumEntry:  # its first return: it needs a count now
+            assert isinstance(entry, Message)
+            entry = QuorumEntry(entry, entry.seq, entry.deadline)
         entry.count += 1
         entry.redelivered = True
         limit = self._args.delivery_limit
@@ -442,7 +483,6 @@ class QuorumQueue(Queue):
         if not self._at_least_once():
             super()._dead_letter_or_drop(entry, reason, now)
             return
-        assert isinstance(entry, QuorumEntry)
         if self._vhost._dead_letter(self, entry.message, reason, now, confirmed=True):
             self.stats.dead_lettered += 1
             if self._journal is not None:

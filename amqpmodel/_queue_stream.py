@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from ._arguments import is_int, text
 from ._errors import NotImplementedByBroker, PreconditionFailed
 from ._field_values import TAGGED_INTS
-from ._properties import BasicProperties, Message, with_headers
+from ._properties import BasicProperties, Message, clone_properties
 from ._queue import Queue
 from ._queue_types import STREAM, QueueType, check_consume_arguments, parse_max_age
 from ._ready import Entry, QueueEntry
@@ -295,41 +295,63 @@ class StreamQueue(Queue):
 
     def _dispatch(self) -> None:
         """Each active consumer reads forward while it has credit (12.15)."""
-        consumers = self._consumers
-        active = consumers.active
+        active = self._consumers.active
         if not active:
             return
+        if len(active) == 1:  # the usual case on an ack: the consumer it gave credit to
+            consumer = next(iter(active))
+            del active[consumer]
+            self._read(consumer)
+            return
+        consumers = list(active)
+        active.clear()
+        for consumer in consumers:
+            self._read(consumer)
+
+    def _read(self, consumer: Consumer) -> None:
+        """Deliver to ``consumer`` from its offset until its credit or the log ends."""
         log = self._ready
         end = log.next_offset
-        readers = consumers.readers
-        for consumer in list(active):
-            reader = readers[consumer]
-            deliver = consumer.channel._deliver
-            while reader.offset < end:
-                if not consumer.has_room():
-                    consumer._state = 2  # FULL: an ack gives credit back (see _dispatch.py)
-                    break
-                offset = reader.offset
-                reader.offset += 1
-                entry = (
-                    log.entries[offset - log.first_offset] if offset >= log.first_offset else None
+        reader = self._consumers.readers[consumer]
+        offset = reader.offset
+        if offset >= end:
+            return
+        first = log.first_offset
+        if offset < first:
+            offset = first  # retention passed it: read on from the first retained
+        entries = log.entries
+        channel = consumer.channel
+        deliver = channel._deliver
+        # an in-process connection hands each delivery its own properties; the socket
+        # server encodes them at once, so its readers share them (a bounded cache)
+        private = channel.connection._private_properties
+        filters = reader.filters
+        prefetch = consumer.prefetch
+        cache = self._delivered
+        while offset < end:
+            if consumer.unacked >= prefetch or (
+                channel._global_prefetch and not consumer.has_room()
+            ):
+                consumer._state = 2  # FULL: an ack gives credit back (see _dispatch.py)
+                break
+            if filters is not None and not self._passes(reader, offset):
+                offset += 1
+                continue
+            message = entries[offset - first].message
+            if private:
+                properties = _with_offset(message, offset)
+            else:
+                cached = cache.get(offset)
+                properties = (
+                    cached if cached is not None else self._shared_properties(message, offset)
                 )
-                if entry is None:
-                    reader.offset = log.first_offset  # retention passed it: read on from first
-                    continue
-                if reader.filters is not None and not self._passes(reader, offset):
-                    continue
-                properties = self._delivered.get(offset)
-                if properties is None:
-                    properties = self._delivered_properties(entry.message, offset)
-                deliver(consumer, self, StreamDelivery(entry.message, offset, properties))
-            del active[consumer]
+            delivery = StreamDelivery(message, offset, properties, private)
+            deliver(consumer, self, delivery)  # type: ignore[arg-type]  # reads like an entry
+            offset += 1
+        reader.offset = offset
 
-    def _delivered_properties(self, message: Message, offset: int) -> BasicProperties:
-        original = message.properties
-        headers = dict(original.headers) if original.headers else {}
-        headers["x-stream-offset"] = _LONG(offset)  # spec 12.17
-        properties = with_headers(original, headers)
+    def _shared_properties(self, message: Message, offset: int) -> BasicProperties:
+        properties = _with_offset(message, offset)
         cache = self._delivered
         if len(cache) >= _DELIVERED_CACHE:
             del cache[next(iter(cache))]
@@ -464,6 +486,14 @@ class StreamQueue(Queue):
         for entry in messages:
             log.append(entry, self._args.segment_size_bytes)
         self.stats.enqueued += len(messages)
+
+
+def _with_offset(message: Message, offset: int) -> BasicProperties:
+    """The message's properties with its ``x-stream-offset`` header (spec 12.17)."""
+    original = message.properties
+    headers = dict(original.headers) if original.headers else {}
+    headers["x-stream-offset"] = _LONG(offset)
+    return clone_properties(original, headers)
 
 
 def _filter_values(value: Any) -> frozenset[str] | None:

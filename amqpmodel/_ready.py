@@ -32,6 +32,8 @@ class Entry:
     # how a store keeps it (see ``Journal.message_removed``): "persistent" by its
     # delivery mode, "always" whatever that is (quorum queues), "log" until retention
     storage: ClassVar[str] = "persistent"
+    # its ``properties`` are made for this delivery alone: no private copy needed
+    properties_owned: ClassVar[bool] = False
 
     def __init__(self, message: Message, seq: int, deadline: float | None = None) -> None:
         self.message = message

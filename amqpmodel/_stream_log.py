@@ -96,15 +96,18 @@ class StreamDelivery:
     """One delivery of a stream message: the message with its ``x-stream-offset``
     header (12.17); never redelivered (12.16). A settle does not remove it."""
 
-    __slots__ = ("message", "offset", "properties")
+    __slots__ = ("message", "offset", "properties", "properties_owned")
 
     storage: ClassVar[str] = "log"  # a stream's messages go by retention only (see ``Journal``)
     redelivered: ClassVar[bool] = False
 
-    def __init__(self, message: Message, offset: int, properties: BasicProperties) -> None:
+    def __init__(
+        self, message: Message, offset: int, properties: BasicProperties, owned: bool
+    ) -> None:
         self.message = message
         self.offset = offset
         self.properties = properties  # the message's, with its x-stream-offset header
+        self.properties_owned = owned  # made for this delivery (else shared by readers)
 
     @property
     def exchange(self) -> str:
