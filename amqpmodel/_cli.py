@@ -1,4 +1,5 @@
-"""The ``amqpmodel`` command: ``serve`` (the AMQP socket server) and ``hello`` (an in-process demo)."""
+"""The ``amqpmodel`` command: ``serve`` (the AMQP socket server), ``ctl`` (rabbitmqctl over
+the management API) and ``hello`` (an in-process demo)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from ._broker import DEFAULT_CONSUMER_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE, Broker
+from .management import _cli_options as management_options
 
 __all__ = ["main"]
 
@@ -101,6 +103,9 @@ def _serve(args: argparse.Namespace) -> int:
     )
     from .store import StoreError
 
+    http_ports = management_options.http_ports(args)
+    if http_ports is None:
+        return 1
     limits = raise_open_file_limit()  # as RabbitMQ's start script: idle sockets cost files
     if limits is not None:
         logging.getLogger("amqpmodel.server").info(
@@ -138,12 +143,21 @@ def _serve(args: argparse.Namespace) -> int:
                 f"amqpmodel listening on amqp://{args.host}:{port} ({where}; Ctrl-C to stop)",
                 flush=True,
             )
+            management_options.announce(server)
 
         try:
             settings = ServerSettings(
                 handshake_timeout=args.handshake_timeout, max_connections=args.max_connections
             )
-            run_server(broker, args.host, args.port, settings=settings, ready=ready)
+            run_server(
+                broker,
+                args.host,
+                args.port,
+                settings=settings,
+                ready=ready,
+                management_port=http_ports[0],
+                prometheus_port=http_ports[1],
+            )
         except KeyboardInterrupt:
             pass
         except OSError as error:
@@ -253,7 +267,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "a dynamic shovel: --parameter shovel NAME '{\"src-uri\": \"amqp://\", ...}' "
         "(repeatable)",
     )
+    management_options.add_arguments(serve)
     serve.add_argument("--quiet", action="store_true", help="log warnings and errors only")
+    from .management import _ctl
+
+    _ctl.build_parser(
+        commands.add_parser("ctl", help="rabbitmqctl's commands over the management API")
+    )
     commands.add_parser("hello", help="run the 'Hello World' tutorial in process")
     args = parser.parse_args(argv)
     if args.command is None:
@@ -262,6 +282,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _hello()
     if args.command == "serve":
         return _serve(args)
+    if args.command == "ctl":
+        return _ctl.run(args)
     if args.command == "hello":
         return _hello()
     parser.error(f"unknown command {args.command}")
