@@ -32,6 +32,7 @@ destination, routing_key, arguments)``
 message, routing_keys)``                               whatever its delivery mode (spec 13.10)
 ``("delayed-", [seq, ...])``                           these were released when due (13.7)
 ``("delayed-exchange-", vhost, exchange)``             the exchange was deleted: what it held goes
+``("stream-first", queue_id, offset)``                 a stream's retention moved its first offset
 =====================================================  ==========================================
 
 Messages: ``Batch.inserts`` maps an entry's ``seq`` (unique in the broker,
@@ -272,6 +273,11 @@ class Journal:
 
     def delayed_exchange_deleted(self, exchange: Exchange) -> None:
         self._record(("delayed-exchange-", exchange.vhost_name, exchange.name))
+
+    def stream_first_offset(self, queue: Queue, offset: int) -> None:
+        """Retention removed a stream's oldest messages: the offset of the first one
+        kept, so that offsets are never reused after a restart (spec 12.17)."""
+        self._record(("stream-first", queue._journal_id, offset))
 
     def message_enqueued(self, queue: Queue, entry: QueueEntry) -> None:
         """A message entered a durable queue (the caller checked it is to be stored:

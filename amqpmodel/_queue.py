@@ -195,6 +195,9 @@ class Queue:
         queue's pending dead-letters); 0 for a classic queue."""
         return 0
 
+    def _restore_first_offset(self, offset: int) -> None:
+        """A stream's first offset (see ``driver.restore_stream_offset``); others have none."""
+
     def _restore_ready(self, messages: list[QueueEntry]) -> None:
         """Put back ready messages a store read, in enqueue order (see ``driver``)."""
         ready = self._ready

@@ -430,6 +430,7 @@ class StreamQueue(Queue):
         if gone:
             self.stats.dropped["retention"] += len(gone)
             if self._journal is not None:
+                self._journal.stream_first_offset(self, log.first_offset)
                 for entry in gone:
                     self._journal.message_removed(Retired(entry))  # type: ignore[arg-type]
         return len(gone)
@@ -480,6 +481,16 @@ class StreamQueue(Queue):
 
     def _touch(self) -> None:
         """Streams have no x-expires."""
+
+    def _restore_first_offset(self, offset: int) -> None:
+        log = self._ready
+        assert not log.count, "the offset comes before the messages"
+        log.first_offset = offset
+        log.segments = [offset]
+
+    def _drop_head_over_limit(self, now: float) -> None:
+        """Limits are re-applied at recovery (spec 22.23): for a stream, retention."""
+        self._retain(now)
 
     def _restore_ready(self, messages: list[QueueEntry]) -> None:
         log = self._ready

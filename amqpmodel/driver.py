@@ -105,6 +105,7 @@ __all__ = [
     "restore_messages",
     "restore_queue",
     "restore_user",
+    "restore_stream_offset",
     "restore_vhost",
 ]
 
@@ -183,6 +184,12 @@ def restore_messages(queue: Queue, messages: Iterable[Message]) -> None:
     """Put back a queue's messages in enqueue order (spec 22.12, 22.13); each one's
     ``seq``, ``deadline`` (absolute, spec 22.21) and ``redelivered`` as stored."""
     queue._restore_ready(list(messages))
+
+
+def restore_stream_offset(queue: Queue, first_offset: int) -> None:
+    """Give a stream, before its messages come back, the offset of its first retained
+    message (offsets are never reused, spec 12.17); other queue types ignore it."""
+    queue._restore_first_offset(first_offset)
 
 
 def restore_binding(

@@ -15,6 +15,7 @@ except ImportError:  # pragma: no cover - not on Windows: no lock there
 __all__ = [
     "DATABASE_NAME",
     "SCHEMA_VERSION",
+    "stream_offset_key",
     "StoreError",
     "damaged",
     "lock_directory",
@@ -24,6 +25,14 @@ __all__ = [
 DATABASE_NAME = "amqpmodel.sqlite3"
 LOCK_NAME = "lock"
 SCHEMA_VERSION = 2
+
+
+def stream_offset_key(queue_id: int) -> str:
+    """The ``meta`` key holding a stream's first retained offset (a stream whose
+    retention never ran has none: its offsets start at 0)."""
+    return f"stream-first-offset:{queue_id}"
+
+
 # version 1 (before x-delayed-message) lacks only the delayed table: opened, it gains it
 _DELAYED = """
 CREATE TABLE delayed (

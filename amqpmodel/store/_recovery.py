@@ -18,10 +18,12 @@ from amqpmodel.driver import (
     restore_exchange,
     restore_messages,
     restore_queue,
+    restore_stream_offset,
     restore_user,
     restore_vhost,
 )
 
+from ._database import stream_offset_key
 from ._values import PropertiesCache, load_annotations, load_arguments
 
 __all__ = ["recover"]
@@ -132,7 +134,10 @@ def recover(broker: Broker, db: sqlite3.Connection, path: str) -> Journal:
         )
         messages.append(message)
         count += 1
-    for queue, messages in restored:
+    for queue_id, (queue, messages) in zip(queues, restored, strict=True):
+        first = _meta(db, stream_offset_key(queue_id))
+        if first is not None:
+            restore_stream_offset(queue, int(first))  # before its messages: they follow it
         restore_messages(queue, messages)
     last_seq, delayed, dropped = _recover_delayed(broker, db, properties, last_seq)
     if orphans:

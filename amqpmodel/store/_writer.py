@@ -11,6 +11,7 @@ from typing import Any
 
 from amqpmodel.driver import Batch, Journal
 
+from ._database import stream_offset_key
 from ._values import argument_key, dump_annotations, dump_arguments, dump_properties
 
 __all__ = ["Writer"]
@@ -232,7 +233,11 @@ class Writer:
             db.execute("INSERT OR IGNORE INTO vhosts VALUES (?)", (op[1],))
         elif kind == "vhost-":
             vhost = op[1]
-            cascade.extend(db.execute("SELECT id FROM queues WHERE vhost = ?", (vhost,)))
+            gone = list(db.execute("SELECT id FROM queues WHERE vhost = ?", (vhost,)))
+            cascade.extend(gone)
+            db.executemany(
+                "DELETE FROM meta WHERE key = ?", [(stream_offset_key(q),) for (q,) in gone]
+            )
             for table in ("vhosts", "exchanges", "queues", "bindings", "delayed"):
                 column = "name" if table == "vhosts" else "vhost"
                 db.execute(f"DELETE FROM {table} WHERE {column} = ?", (vhost,))
@@ -267,12 +272,17 @@ class Writer:
         elif kind == "queue-":
             _, queue_id, vhost, name = op
             db.execute("DELETE FROM queues WHERE id = ?", (queue_id,))
+            db.execute("DELETE FROM meta WHERE key = ?", (stream_offset_key(queue_id),))
             db.execute(
                 "DELETE FROM bindings WHERE vhost = ? AND destination_type = 'queue' "
                 "AND destination = ?",
                 (vhost, name),
             )
             cascade.append((queue_id,))
+        elif kind == "stream-first":
+            db.execute(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)", (stream_offset_key(op[1]), op[2])
+            )
         elif kind == "delayed-exchange-":
             db.execute("DELETE FROM delayed WHERE vhost = ? AND exchange = ?", (op[1], op[2]))
         elif kind == "binding":

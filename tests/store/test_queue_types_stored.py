@@ -51,3 +51,33 @@ def test_stream_keeps_its_log_and_offsets_spec_12_19(restart: Restart) -> None:
     )
     broker.run_until_idle()
     assert seen == [(0, b"a"), (1, b"b"), (2, b"c")]
+
+
+def test_stream_offsets_are_not_reused_after_retention_and_restart_spec_12_17(
+    restart: Restart,
+) -> None:
+    broker = restart()
+    ch = broker.connect().channel()
+    arguments = {
+        "x-queue-type": "stream",
+        "x-max-length-bytes": 700,
+        "x-stream-max-segment-size-bytes": 500,  # three 100-byte messages a segment
+    }
+    ch.queue_declare("s", durable=True, arguments=arguments)
+    for i in range(10):
+        ch.basic_publish("", "s", b"%d" % i + b"." * 99)
+    assert broker.queues["s"].first_offset == 6
+    broker = restart(broker)
+    stream = broker.queues["s"]
+    assert (stream.first_offset, stream.next_offset, stream.messages_ready) == (6, 10, 4)
+    ch = broker.connect().channel()
+    ch.basic_publish("", "s", b"new")
+    ch.basic_qos(prefetch_count=10)
+    seen: list[tuple[int, bytes]] = []
+    ch.basic_consume(
+        "s",
+        lambda c, m, p, b: seen.append((p.headers["x-stream-offset"], b[:1])),
+        arguments={"x-stream-offset": "first"},
+    )
+    broker.run_until_idle()
+    assert seen == [(6, b"6"), (7, b"7"), (8, b"8"), (9, b"9"), (10, b"n")]
