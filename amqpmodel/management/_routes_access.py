@@ -166,7 +166,7 @@ def put_user(ctx: Any, name: str, body: dict[str, Any], *, tags_required: bool =
 async def declare_user(request: web.Request) -> web.Response:
     ctx = context(request)
     body = await read_json(request)
-    return created_or_updated(put_user(ctx, request.match_info["name"], body))
+    return created_or_updated(put_user(ctx, request.match_info["name"], body, tags_required=True))
 
 
 @level("administrator")

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from amqpmodel import AMQPError, BasicProperties, NackError, UnroutableError
+from amqpmodel.driver import PROPERTY_NAMES
 
 from ._handlers import (
     context,
@@ -104,11 +105,12 @@ async def delete_exchange(request: web.Request) -> web.Response:
 
 
 def properties_from_json(value: Any) -> BasicProperties:
-    """Message properties from their JSON object (spec 18.14); unknown keys refused."""
+    """Message properties from their JSON object (spec 18.14); keys that name no
+    property are ignored, as RabbitMQ ignores them."""
     if not isinstance(value, dict):
         raise bad_request("properties must be an object")
     try:
-        return BasicProperties(**value)
+        return BasicProperties(**{k: v for k, v in value.items() if k in PROPERTY_NAMES})
     except TypeError as error:
         raise bad_request(f"invalid properties: {error}") from None
 

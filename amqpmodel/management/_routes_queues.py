@@ -132,13 +132,7 @@ async def get_messages(request: web.Request) -> web.Response:
     """POST …/get: up to ``count`` basic.gets, then each one nacked or rejected as
     ``ackmode`` says; ack_requeue_false takes them with no_ack (spec 18.13)."""
     ctx = context(request)
-    vhost = ctx.broker.vhosts.get(request.match_info["vhost"])
-    if vhost is None:
-        raise ApiError(404, "not_found", "vhost_not_found")
-    name = request.match_info["name"]
-    if name not in vhost.queues:
-        raise ApiError(404, "not_found", "queue_not_found")
-    body = await read_json(request)
+    body = await read_json(request)  # the body is checked first, as RabbitMQ does
     require_keys(body, "count", "ackmode", "encoding")
     try:
         count = int(body["count"])
@@ -156,6 +150,12 @@ async def get_messages(request: web.Request) -> web.Response:
             truncate = int(truncate)
         except (TypeError, ValueError):
             raise bad_request("truncate must be an integer") from None
+    vhost = ctx.broker.vhosts.get(request.match_info["vhost"])
+    if vhost is None:
+        raise ApiError(404, "not_found", "vhost_not_found")
+    name = request.match_info["name"]
+    if name not in vhost.queues:
+        raise ApiError(404, "not_found", "queue_not_found")
     items: list[dict[str, Any]] = []
     with ctx.channel(vhost.name, user(request).name) as channel:
         tags = []

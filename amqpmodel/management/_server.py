@@ -65,12 +65,8 @@ async def _errors_and_auth(request: web.Request, handler: Handler) -> web.Stream
         return error.response()
     except web.HTTPNotFound:
         return not_found().response()
-    except web.HTTPMethodNotAllowed as error:
-        return json_response(
-            {"error": "method_not_allowed", "reason": f"{request.method} is not allowed here"},
-            status=405,
-            headers={"Allow": ",".join(sorted(error.allowed_methods))},
-        )
+    except web.HTTPMethodNotAllowed as error:  # no body, as RabbitMQ's
+        return web.Response(status=405, headers={"Allow": ",".join(sorted(error.allowed_methods))})
     except web.HTTPException:
         raise
     except Exception:  # a bug of ours: a 500, never a crash of the server
