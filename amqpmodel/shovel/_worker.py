@@ -19,6 +19,7 @@ this broker, on the source connection itself.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -166,9 +167,7 @@ class ShovelWorker:
     def session(self) -> None:
         """One run, from connecting until a failure, a stop or delete-after."""
         definition = self.definition
-        source = LocalSource(self.broker, definition, definition.src_uris[0])
-        self.source = source
-        source.connect(self.wake_destination)
+        source = self.connect_source()
         destination = connect_destination(self.broker, definition, definition.dest_uris)
         self.destination = destination
         if self.stopping.is_set():
@@ -197,6 +196,22 @@ class ShovelWorker:
                 continue
             while deliveries and not self.stopping.is_set():
                 self.forward(deliveries.popleft(), source, destination)
+
+    def connect_source(self) -> LocalSource:
+        """A random one of the source URIs, then the others, as RabbitMQ tries them."""
+        uris = list(self.definition.src_uris)
+        random.shuffle(uris)
+        for uri in uris:
+            source = LocalSource(self.broker, self.definition, uri)
+            self.source = source
+            try:
+                source.connect(self.wake_destination)
+            except ShovelFailure:
+                if uri is uris[-1]:
+                    raise
+                continue
+            return source
+        raise ShovelFailure("failed to connect to source")
 
     def wake_destination(self) -> None:
         """The source's wakeup (under the broker lock, any thread): deliveries are pending."""

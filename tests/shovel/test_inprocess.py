@@ -404,3 +404,13 @@ def test_shovels_in_other_vhosts(source: Broker) -> None:
     assert row
     source.delete_vhost("v")  # takes the parameter, and so the shovel, with it
     assert shovel_status(source) == []
+
+
+def test_the_source_uri_names_the_user_and_a_list_is_tried_in_turn(source: Broker) -> None:
+    # spec 20.2: a random URI of the list, then another until one connects
+    source.add_user("alice", "secret")
+    channel_of(source).queue_declare("in")
+    shovel(source, src_uri=["amqp:///missing", "amqp://alice@/%2F"], src_queue="in", dest_queue="o")
+    running(source)
+    consumers = source.queues["in"].consumers
+    assert [c.channel.connection.user for c in consumers] == ["alice"]
