@@ -235,3 +235,89 @@ def test_ctl_from_the_command_line(served: ServeURL) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["Listing vhosts ...", "name", "/"]
+
+
+def test_serve_prints_its_http_ports_and_ctl_reaches_them() -> None:
+    # `amqpmodel serve --management-port 0` picks a free port and prints it
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "amqpmodel",
+            "serve",
+            "--port",
+            "0",
+            "--management-port",
+            "0",
+            "--prometheus-port",
+            "0",
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first.startswith("amqpmodel listening on amqp://127.0.0.1:"), first
+        management = process.stdout.readline()
+        assert management.startswith("amqpmodel management API on http://127.0.0.1:"), management
+        metrics = process.stdout.readline()
+        assert metrics.startswith("amqpmodel Prometheus metrics on http://127.0.0.1:"), metrics
+        url = management.split()[4].removesuffix("/api/")
+        result = subprocess.run(
+            [sys.executable, "-m", "amqpmodel", "ctl", "--management-url", url, "list_queues"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert (result.returncode, result.stdout) == (
+            0,
+            "Listing queues for vhost / ...\nname\tmessages\n",
+        )
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_serve_without_aiohttp_serves_amqp_only_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import argparse
+    import importlib.util
+
+    from amqpmodel.management import _cli_options
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "aiohttp" else real(name, *a)
+    )
+    args = argparse.Namespace(
+        no_management=False, management_port=None, prometheus_port=None, host="127.0.0.1"
+    )
+    assert _cli_options.http_ports(args) == (None, None)
+    err = capsys.readouterr().err
+    assert "pip install 'amqpmodel[management]'" in err and err.count("\n") == 1
+
+
+def test_an_explicit_management_port_that_is_taken_is_an_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import argparse
+    import socket
+
+    from amqpmodel.management import _cli_options
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        given = argparse.Namespace(
+            no_management=False, management_port=port, prometheus_port=0, host="127.0.0.1"
+        )
+        assert _cli_options.http_ports(given) is None
+        assert (
+            f"cannot listen on 127.0.0.1:{port} for the management API" in capsys.readouterr().err
+        )

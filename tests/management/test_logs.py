@@ -155,3 +155,18 @@ def test_the_management_api_logs_refused_http_logins(caplog: pytest.LogCaptureFi
         r.getMessage() == "HTTP access denied: user 'guest' - invalid credentials (wrong password)"
         for r in records
     )
+
+
+def test_the_connection_limit_refusal_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    # spec 21.9
+    from amqpmodel.server import ServerSettings
+
+    caplog.set_level(logging.INFO, logger="amqpmodel")
+    with serve(Broker(), settings=ServerSettings(max_connections=0)) as served:
+        with pytest.raises(pika.exceptions.AMQPConnectionError):
+            pika.BlockingConnection(_parameters(served))
+    record = _wait_for(caplog, "connection limit")
+    assert record.name == "amqpmodel.connection" and record.levelno == logging.ERROR
+    assert record.getMessage().endswith(
+        "(user: 'guest', state: opening): connection refused: node connection limit (0) is reached"
+    )
