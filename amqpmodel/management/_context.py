@@ -89,6 +89,10 @@ class Context:
             found.append(ClientConnection(self._name(core, on_wire), core, on_wire))
         return found
 
+    def by_core(self) -> dict[Connection, ClientConnection]:
+        """Each listed connection by its core connection: build once per request."""
+        return {record.core: record for record in self.connections()}
+
     def _name(self, core: Connection, wire: ServerConnection | None) -> str:
         name = self._names.get(core)
         if name is None:

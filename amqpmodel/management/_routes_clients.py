@@ -116,8 +116,9 @@ async def consumers(request: web.Request) -> web.Response:
             if "vhost" in request.match_info
             else list(ctx.broker.vhosts.values())
         )
+        clients = ctx.by_core()
         items = [
-            consumer_object(ctx, consumer, vhost.name)
+            consumer_object(ctx, consumer, vhost.name, clients)
             for vhost in vhosts
             for queue in vhost.queues.values()
             for consumer in queue.consumers

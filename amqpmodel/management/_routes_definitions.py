@@ -17,7 +17,7 @@ from ._context import MODELLED_RABBITMQ_VERSION, Context
 from ._handlers import context, level, no_content, path_vhost, user
 from ._http import ApiError, bad_request, json_response, parse_bool, read_json, unsupported
 from ._routes_access import FULL_ACCESS, permission_objects, put_user, put_vhost
-from ._shapes import user_object
+from ._shapes import user_object, vhost_metadata
 
 __all__ = ["ROUTES", "export_definitions", "import_definitions"]
 
@@ -87,19 +87,15 @@ def export_definitions(ctx: Context, vhost: str | None = None) -> dict[str, Any]
             "product_version": ctx.version,
         }
         if vhost is not None:
-            metadata = ctx.vhost_metadata.get(vhost, {})
+            metadata = vhost_metadata(ctx, vhost)
             items = _vhost_items(ctx, vhost, with_vhost=False)
             return {
                 **head,
                 "rabbitmq_definition_format": "single_virtual_host",
                 "original_vhost_name": vhost,
                 "explanation": f"Definitions of virtual host '{vhost}'",
-                "metadata": {
-                    "description": metadata.get("description", ""),
-                    "tags": metadata.get("tags", []),
-                    "default_queue_type": metadata.get("default_queue_type", "classic"),
-                },
-                "description": metadata.get("description", ""),
+                "metadata": metadata,
+                "description": metadata["description"],
                 "limits": {},
                 "parameters": [],
                 "policies": [],
@@ -120,14 +116,7 @@ def export_definitions(ctx: Context, vhost: str | None = None) -> dict[str, Any]
             "explanation": f"Definitions of cluster '{ctx.cluster_name}'",
             "users": [user_object(n, h, t) for n, (h, t) in ctx.broker.users.items()],
             "vhosts": [
-                {
-                    "name": name,
-                    "limits": [],
-                    "metadata": {
-                        "description": ctx.vhost_metadata.get(name, {}).get("description", ""),
-                        "tags": ctx.vhost_metadata.get(name, {}).get("tags", []),
-                    },
-                }
+                {"name": name, "limits": [], "metadata": vhost_metadata(ctx, name)}
                 for name in ctx.broker.vhosts
             ],
             "permissions": permission_objects(ctx),

@@ -46,8 +46,9 @@ _ACK_MODES = (
 async def queues(request: web.Request) -> web.Response:
     ctx = context(request)
     with ctx.lock():
+        clients = ctx.by_core()
         items = [
-            queue_object(ctx, queue, vhost)
+            queue_object(ctx, queue, vhost, clients=clients)
             for vhost in visible_vhosts(request)
             for queue in vhost.queues.values()
         ]

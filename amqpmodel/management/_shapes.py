@@ -86,7 +86,12 @@ def _consumer_capacity(queue: Queue) -> float:
 
 
 def queue_object(
-    context: Context, queue: Queue, vhost: VirtualHost, *, detail: bool = False
+    context: Context,
+    queue: Queue,
+    vhost: VirtualHost,
+    *,
+    detail: bool = False,
+    clients: dict[Any, ClientConnection] | None = None,
 ) -> dict[str, Any]:
     """Spec 18.10. ``detail`` adds what costs a scan of the queue (persistent
     messages) and the consumers, as GET of one queue does."""
@@ -104,7 +109,7 @@ def queue_object(
         "durable": queue.durable,
         "auto_delete": queue.auto_delete,
         "exclusive": queue.exclusive,
-        "owner_pid": _owner_name(context, owner) if owner is not None else None,
+        "owner_pid": _owner_name(context, owner, clients) if owner is not None else None,
         "arguments": queue.arguments,
         "state": "running",
         "policy": None,
@@ -130,15 +135,18 @@ def queue_object(
         obj["delivery_limit"] = limit if limit is not None else 20
     if detail:
         obj["messages_persistent"] = queue.messages_persistent
-        obj["consumer_details"] = [consumer_object(context, c, vhost.name) for c in consumers]
+        clients = clients if clients is not None else context.by_core()
+        obj["consumer_details"] = [
+            consumer_object(context, c, vhost.name, clients) for c in consumers
+        ]
     return obj
 
 
-def _owner_name(context: Context, owner: Any) -> str | None:
-    for record in context.connections():
-        if record.core is owner:
-            return record.name
-    return None
+def _owner_name(
+    context: Context, owner: Any, clients: dict[Any, ClientConnection] | None
+) -> str | None:
+    record = (clients if clients is not None else context.by_core()).get(owner)
+    return record.name if record is not None else None
 
 
 def connection_object(context: Context, record: ClientConnection) -> dict[str, Any]:
@@ -233,10 +241,19 @@ def channel_object(context: Context, record: ClientConnection, channel: Channel)
     return obj
 
 
-def consumer_object(context: Context, consumer: Consumer, vhost: str) -> dict[str, Any]:
+def consumer_object(
+    context: Context,
+    consumer: Consumer,
+    vhost: str,
+    clients: dict[Any, ClientConnection] | None = None,
+) -> dict[str, Any]:
     channel = consumer.channel
-    record = next((r for r in context.connections() if r.core is channel.connection), None)
-    details: dict[str, Any] = {"number": channel.channel_number, "user": channel.connection.user}
+    record = (clients if clients is not None else context.by_core()).get(channel.connection)
+    details: dict[str, Any] = {
+        "number": channel.channel_number,
+        "user": channel.connection.user,
+        "node": context.node,
+    }
     if record is not None:
         details.update(
             name=f"{record.name} ({channel.channel_number})",
@@ -263,17 +280,25 @@ def consumer_object(context: Context, consumer: Consumer, vhost: str) -> dict[st
     }
 
 
+def vhost_metadata(context: Context, name: str) -> dict[str, Any]:
+    """A vhost's description, tags and default queue type, with RabbitMQ's defaults."""
+    metadata = context.vhost_metadata.get(name, {})
+    return {
+        "description": metadata.get("description", "Default virtual host" if name == "/" else ""),
+        "tags": list(metadata.get("tags", [])),
+        "default_queue_type": metadata.get("default_queue_type", "classic"),
+    }
+
+
 def vhost_object(context: Context, vhost: VirtualHost) -> dict[str, Any]:
-    metadata = context.vhost_metadata.get(vhost.name, {})
+    metadata = vhost_metadata(context, vhost.name)
     ready = sum(q.messages_ready for q in vhost.queues.values())
     unacked = sum(q.messages_unacknowledged for q in vhost.queues.values())
     obj: dict[str, Any] = {
         "name": vhost.name,
-        "description": metadata.get(
-            "description", "Default virtual host" if vhost.name == "/" else ""
-        ),
-        "tags": list(metadata.get("tags", [])),
-        "default_queue_type": metadata.get("default_queue_type", "classic"),
+        "description": metadata["description"],
+        "tags": metadata["tags"],
+        "default_queue_type": metadata["default_queue_type"],
         "tracing": False,
         "protected_from_deletion": False,
         "cluster_state": {context.node: "running"},
