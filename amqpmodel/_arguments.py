@@ -46,6 +46,10 @@ class QueueArguments:
     max_age_ms: int | None = None
     segment_size_bytes: int = 500_000_000
     filter_size_bytes: int = 16
+    # which of the keys a policy yields to were declared (spec 14.11, 14.12)
+    overflow_declared: bool = False
+    dead_letter_strategy_declared: bool = False
+    delivery_limit_declared: bool = False
 
 
 def is_int(value: Any) -> TypeGuard[int]:

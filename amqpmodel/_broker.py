@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from . import _broker_policies
 from ._clock import Clock, MonotonicClock, VirtualClock
 from ._errors import AccessRefused, CallbacksDidNotSettle, ConnectionForced, NotAllowed
 from ._parameters import ParameterListener, Parameters
@@ -179,6 +180,15 @@ class Broker:
     def authenticate(self, name: str, password: str | bytes) -> bool:
         user = self.users.get(name)
         return user is not None and check_password(user[0], password)
+
+    # ----------------------------------------------------------------- policies (spec 14)
+
+    set_policy = _broker_policies.set_policy
+    clear_policy = _broker_policies.clear_policy
+    set_operator_policy = _broker_policies.set_operator_policy
+    clear_operator_policy = _broker_policies.clear_operator_policy
+    list_policies = _broker_policies.list_policies
+    list_operator_policies = _broker_policies.list_operator_policies
 
     # ----------------------------------------------------------------- runtime parameters
 

@@ -19,6 +19,7 @@ from ._methods import (
     QueuePurgeOk,
     QueueUnbindOk,
 )
+from ._policies import apply_policies
 from ._properties import check_field_table
 from ._queue import Queue
 from ._queue_registry import queue_class
@@ -143,6 +144,7 @@ def exchange_declare(
             arguments=args,
             vhost_name=vhost.name,
         )
+        apply_policies(vhost, created)  # spec 14.14
         if durable and self._broker._journal is not None:
             self._broker._journal.exchange_declared(created)  # spec 22.1
             self._broker._journal.sync_entities()
@@ -310,6 +312,7 @@ def queue_declare(
             parsed=parsed,
         )
         vhost.queues[name] = existing
+        apply_policies(vhost, existing)  # spec 14.14
         if owner is not None:
             owner._exclusive_queues[name] = existing
         elif durable and self._broker._journal is not None:

@@ -17,6 +17,7 @@ import attrs
 
 from ._arguments import type_name
 from ._errors import PreconditionFailed
+from ._policies import Policy, effective_definition, exchange_alternate
 from ._topic import TopicIndex
 
 if TYPE_CHECKING:
@@ -378,9 +379,12 @@ class Exchange:
         "alternate_exchange",
         "arguments",
         "auto_delete",
+        "declared_alternate_exchange",
         "durable",
         "internal",
         "name",
+        "operator_policy",
+        "policy",
         "type",
         "vhost_name",
         "_bindings_in",
@@ -414,6 +418,10 @@ class Exchange:
         self.alternate_exchange: str | None = (
             _as_text(alternate) if isinstance(alternate, (str, bytes)) else None
         )
+        # the argument's; a policy's alternate-exchange applies only without one (14.12)
+        self.declared_alternate_exchange = self.alternate_exchange
+        self.policy: Policy | None = None  # the policy and operator policy in force (14.19)
+        self.operator_policy: Policy | None = None
         self.vhost_name = vhost_name
         self._router: ExchangeType = factory()
         declared = getattr(self._router, "declared", None)
@@ -427,6 +435,16 @@ class Exchange:
         # identity -> Binding, for bindings where this exchange is the source / destination
         self._bindings_out: dict[Hashable, Binding] = {}
         self._bindings_in: dict[Hashable, Binding] = {}
+
+    @property
+    def effective_policy_definition(self) -> dict[str, Any]:
+        """The merged definitions of the policy and operator policy in force (14.19)."""
+        return effective_definition(self.policy, self.operator_policy)
+
+    def _set_policies(self, policy: Policy | None, operator: Policy | None) -> None:
+        """The policies that apply changed (14.14): the alternate exchange may (14.12)."""
+        self.policy, self.operator_policy = policy, operator
+        self.alternate_exchange = exchange_alternate(self, effective_definition(policy, operator))
 
     @property
     def bindings(self) -> list[Binding]:

@@ -33,6 +33,8 @@ message, routing_keys)``                               whatever its delivery mod
 ``("delayed-", [seq, ...])``                           these were released when due (13.7)
 ``("delayed-exchange-", vhost, exchange)``             the exchange was deleted: what it held goes
 ``("stream-first", queue_id, offset)``                 a stream's retention moved its first offset
+``("policy", operator, vhost, name, as_dict)``         a policy (or operator policy) set
+``("policy-", operator, vhost, name)``                 it was cleared
 =====================================================  ==========================================
 
 Messages: ``Batch.inserts`` maps an entry's ``seq`` (unique in the broker,
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
     from ._broker import Broker
     from ._channel import Channel
     from ._exchange import Binding, Exchange
+    from ._policies import Policy
     from ._properties import Message
     from ._queue import Queue
     from ._ready import QueueEntry
@@ -273,6 +276,13 @@ class Journal:
 
     def delayed_exchange_deleted(self, exchange: Exchange) -> None:
         self._record(("delayed-exchange-", exchange.vhost_name, exchange.name))
+
+    def policy_changed(self, policy: Policy, operator: bool, present: bool) -> None:
+        """A policy or operator policy set (``present``) or cleared (spec 14, 22)."""
+        if present:
+            self._record(("policy", operator, policy.vhost, policy.name, policy.as_dict()))
+        else:
+            self._record(("policy-", operator, policy.vhost, policy.name))
 
     def stream_first_offset(self, queue: Queue, offset: int) -> None:
         """Retention removed a stream's oldest messages: the offset of the first one

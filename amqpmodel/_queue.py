@@ -17,6 +17,7 @@ from ._consumer import Consumer, QueueStats
 from ._dispatch import ConsumerSet, RoundRobinConsumers, SingleActiveConsumers
 from ._errors import AccessRefused, PreconditionFailed
 from ._losses import record_length_drop
+from ._policies import Policy, effective_definition, policy_arguments
 from ._properties import Message
 from ._queue_types import CLASSIC, QueueType, check_consume_arguments
 from ._ready import Entry, Fifo, PriorityFifo, QueueEntry
@@ -42,12 +43,15 @@ class Queue:
         "auto_delete",
         "durable",
         "name",
+        "operator_policy",
         "owner",
+        "policy",
         "stats",
         "vhost_name",
         "_args",
         "_bindings_in",
         "_consumers",
+        "_declared",
         "_deleted",
         "_ever_consumed",
         "_expires_at",
@@ -85,7 +89,10 @@ class Queue:
         self.auto_delete = auto_delete
         self.owner = owner  # the connection of an exclusive queue (spec 2.5)
         self.arguments = arguments
+        self._declared = parsed  # from the arguments alone; ``_args`` adds the policies
         self._args = parsed
+        self.policy: Policy | None = None  # the policy and operator policy in force (14.19)
+        self.operator_policy: Policy | None = None
         # no TTL, no length limit: publishing needs neither the clock nor limit checks
         self._plain = (
             parsed.message_ttl is None
@@ -242,6 +249,40 @@ class Queue:
             if consumer.prefetch and not consumer.auto_ack:
                 assert consumer.unacked <= consumer.prefetch, "consumer over its prefetch"
         self._consumers._check()
+
+    # ----------------------------------------------------------------- policies (spec 14)
+
+    @property
+    def effective_policy_definition(self) -> dict[str, Any]:
+        """The merged definitions of the policy and operator policy in force (14.19)."""
+        return effective_definition(self.policy, self.operator_policy)
+
+    def _set_policies(self, policy: Policy | None, operator: Policy | None) -> None:
+        """The policies that apply changed (14.14): the settings in force follow."""
+        self.policy, self.operator_policy = policy, operator
+        old = self._args
+        self._args = policy_arguments(
+            self.queue_type, self._declared, effective_definition(policy, operator)
+        )
+        if self._args != old:
+            self._settings_changed(old)
+
+    def _settings_changed(self, old: QueueArguments) -> None:
+        """A policy change: limits re-applied at once with the overflow in force before
+        (14.15), a new expiry restarts its timer (14.17); a TTL is fixed at enqueue
+        (14.16) and dead-letter settings are read when used, so both just follow."""
+        args = self._args
+        self._plain = (
+            args.message_ttl is None and args.max_length is None and args.max_length_bytes is None
+        )
+        now = self._vhost._now()
+        if old.overflow == "drop-head" and (
+            args.max_length is not None or args.max_length_bytes is not None
+        ):
+            self._drop_head_over_limit(now)
+        if args.expires != old.expires:
+            self._expires_at = None
+            self._touch()
 
     # ----------------------------------------------------------------- what a type allows
 

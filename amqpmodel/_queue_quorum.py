@@ -325,6 +325,20 @@ class QuorumQueue(Queue):
     def _touch_on_declare(self) -> None:
         """A redeclare does not renew x-expires (spec 11.33)."""
 
+    def _settings_changed(self, old: QueueArguments) -> None:
+        """A policy change applies to the running queue, limits evaluated at once (14.18)."""
+        args = self._args
+        self._plain = (
+            args.message_ttl is None and args.max_length is None and args.max_length_bytes is None
+        )
+        if args.overflow == "reject-publish":
+            self._rejecting = self._over_limit(soft=False)
+        elif args.max_length is not None or args.max_length_bytes is not None:
+            self._drop_head_over_limit(self._vhost._now())
+        if args.expires != old.expires:
+            self._expires_at = None
+            self._touch()
+
     # ----------------------------------------------------------------- publishing
 
     def _over_limit(self, soft: bool) -> bool:

@@ -403,6 +403,14 @@ class StreamQueue(Queue):
             self._dispatch()
         return True
 
+    def _settings_changed(self, old: QueueArguments) -> None:
+        """Retention runs when its settings change (12.9); segment and filter sizes are
+        read only at creation (12.6)."""
+        now = self._vhost._now()
+        self._retain(now)
+        if self._args.max_age_ms is not None and self._age_timer is None:
+            self._arm_age_timer(now)
+
     def apply_retention(self) -> int:
         """Run retention now (the hourly timer's work, 12.9); messages removed."""
         with self._vhost._broker._lock:

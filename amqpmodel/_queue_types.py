@@ -344,6 +344,7 @@ def _parsed(queue_type: QueueType, arguments: dict[str, Any]) -> QueueArguments:
     parsed.max_priority = get("x-max-priority")
     if get("x-overflow") is not None:
         parsed.overflow = text(arguments["x-overflow"])
+        parsed.overflow_declared = True
     parsed.single_active_consumer = get("x-single-active-consumer") is True
     if get("x-dead-letter-exchange") is not None:
         parsed.dead_letter_exchange = text(arguments["x-dead-letter-exchange"])
@@ -359,8 +360,10 @@ def _parsed(queue_type: QueueType, arguments: dict[str, Any]) -> QueueArguments:
         # not validated: a non-integer means the default, a negative one none (spec 11.8, 11.11)
         if is_int(limit):
             parsed.delivery_limit = None if limit < 0 else int(limit)
+            parsed.delivery_limit_declared = True
         if get("x-dead-letter-strategy") is not None:
             parsed.dead_letter_strategy = text(arguments["x-dead-letter-strategy"])
+            parsed.dead_letter_strategy_declared = True
     elif queue_type is STREAM:
         if get("x-max-age") is not None:
             parsed.max_age_ms = parse_max_age(arguments["x-max-age"])

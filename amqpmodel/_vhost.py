@@ -13,6 +13,7 @@ from ._exchange import Binding, Exchange, freeze_arguments
 from ._exchange_consistent_hash import ConsistentHashExchangeType
 from ._exchange_delayed import DelayedMessageExchangeType
 from ._exchange_random import LocalRandomExchangeType, RandomExchangeType
+from ._policies import Policy
 from ._properties import Message
 from ._queue import Queue
 
@@ -54,6 +55,9 @@ class VirtualHost:
         self.name = name
         # the type of a queue declared without x-queue-type (spec 11.3)
         self.default_queue_type = "classic"
+        # by name (spec 14.1, 14.9); see _policies.py and Broker.set_policy
+        self.policies: dict[str, Policy] = {}
+        self.operator_policies: dict[str, Policy] = {}
         self.exchanges: dict[str, Exchange] = {}
         self.queues: dict[str, Queue] = {}
         # messages the vhost itself dropped, by reason ("unroutable", "dead_letter_unroutable", ...)

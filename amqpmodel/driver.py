@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ._broker import Broker
+from ._broker_policies import restore_policy
 from ._exchange import Exchange, exchange_type_factory
 from ._exchange_delayed import DelayedMessageExchangeType
 from ._field_values import TAGGED_INTS, Float32, TaggedInt
@@ -57,6 +58,7 @@ from ._parameters import (
     erlang_term,
     register_parameter_component,
 )
+from ._policies import apply_policies
 from ._properties import _PROPERTY_NAMES as PROPERTY_NAMES
 from ._properties import (
     EMPTY_PROPERTIES,
@@ -103,6 +105,7 @@ __all__ = [
     "restore_delayed",
     "restore_exchange",
     "restore_messages",
+    "restore_policy",
     "restore_queue",
     "restore_user",
     "restore_stream_offset",
@@ -142,7 +145,7 @@ def restore_exchange(
             exchange_type,
         )
         return False
-    host.exchanges[name] = Exchange(
+    created = host.exchanges[name] = Exchange(
         name,
         exchange_type,
         durable=True,
@@ -151,6 +154,7 @@ def restore_exchange(
         arguments=arguments,
         vhost_name=vhost,
     )
+    apply_policies(host, created)  # policies are restored first (spec 22.23)
     return True
 
 
@@ -177,6 +181,7 @@ def restore_queue(
     )
     queue._journal_id = queue_id
     host.queues[name] = queue
+    apply_policies(host, queue)  # policies are restored first (spec 22.23)
     return queue
 
 

@@ -15,6 +15,9 @@ except ImportError:  # pragma: no cover - not on Windows: no lock there
 __all__ = [
     "DATABASE_NAME",
     "SCHEMA_VERSION",
+    "POLICY_PREFIX",
+    "policy_key",
+    "policy_vhost_prefix",
     "stream_offset_key",
     "StoreError",
     "damaged",
@@ -25,6 +28,20 @@ __all__ = [
 DATABASE_NAME = "amqpmodel.sqlite3"
 LOCK_NAME = "lock"
 SCHEMA_VERSION = 2
+
+
+# unit separators: vhost and policy names may hold any other character, and SQLite
+# text functions stop at a NUL
+POLICY_PREFIX = "policy\x1f"
+
+
+def policy_key(operator: bool, vhost: str, name: str) -> str:
+    """The ``meta`` key of a stored policy (value: its JSON, as ``list_policies`` shows)."""
+    return f"{POLICY_PREFIX}{int(operator)}\x1f{vhost}\x1f{name}"
+
+
+def policy_vhost_prefix(operator: bool, vhost: str) -> str:
+    return f"{POLICY_PREFIX}{int(operator)}\x1f{vhost}\x1f"
 
 
 def stream_offset_key(queue_id: int) -> str:

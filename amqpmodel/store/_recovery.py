@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import marshal
 import sqlite3
@@ -17,13 +18,14 @@ from amqpmodel.driver import (
     restore_delayed,
     restore_exchange,
     restore_messages,
+    restore_policy,
     restore_queue,
     restore_stream_offset,
     restore_user,
     restore_vhost,
 )
 
-from ._database import stream_offset_key
+from ._database import POLICY_PREFIX, stream_offset_key
 from ._values import PropertiesCache, load_annotations, load_arguments
 
 __all__ = ["recover"]
@@ -53,6 +55,12 @@ def recover(broker: Broker, db: sqlite3.Connection, path: str) -> Journal:
         restore_vhost(broker, name)
     for name, password_hash, tags in db.execute("SELECT name, password_hash, tags FROM users"):
         restore_user(broker, name, password_hash, tuple(marshal.loads(tags)))
+    for key, value in db.execute(
+        "SELECT key, value FROM meta WHERE substr(key, 1, ?) = ?",
+        (len(POLICY_PREFIX), POLICY_PREFIX),
+    ):
+        operator = key[len(POLICY_PREFIX)] == "1"
+        restore_policy(broker, json.loads(value), operator)  # before what they apply to
     for vhost, name, type_name, auto_delete, internal, arguments in db.execute(
         "SELECT vhost, name, type, auto_delete, internal, arguments FROM exchanges"
     ):

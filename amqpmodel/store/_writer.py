@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import marshal
 import sqlite3
@@ -11,7 +12,7 @@ from typing import Any
 
 from amqpmodel.driver import Batch, Journal
 
-from ._database import stream_offset_key
+from ._database import policy_key, policy_vhost_prefix, stream_offset_key
 from ._values import argument_key, dump_annotations, dump_arguments, dump_properties
 
 __all__ = ["Writer"]
@@ -238,6 +239,9 @@ class Writer:
             db.executemany(
                 "DELETE FROM meta WHERE key = ?", [(stream_offset_key(q),) for (q,) in gone]
             )
+            for operator in (False, True):
+                prefix = policy_vhost_prefix(operator, vhost)
+                db.execute("DELETE FROM meta WHERE substr(key, 1, ?) = ?", (len(prefix), prefix))
             for table in ("vhosts", "exchanges", "queues", "bindings", "delayed"):
                 column = "name" if table == "vhosts" else "vhost"
                 db.execute(f"DELETE FROM {table} WHERE {column} = ?", (vhost,))
@@ -279,6 +283,15 @@ class Writer:
                 (vhost, name),
             )
             cascade.append((queue_id,))
+        elif kind == "policy":
+            _, operator, vhost, name, value = op
+            db.execute(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                (policy_key(operator, vhost, name), json.dumps(value)),
+            )
+        elif kind == "policy-":
+            _, operator, vhost, name = op
+            db.execute("DELETE FROM meta WHERE key = ?", (policy_key(operator, vhost, name),))
         elif kind == "stream-first":
             db.execute(
                 "INSERT OR REPLACE INTO meta VALUES (?, ?)", (stream_offset_key(op[1]), op[2])

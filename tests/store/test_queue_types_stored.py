@@ -81,3 +81,28 @@ def test_stream_offsets_are_not_reused_after_retention_and_restart_spec_12_17(
     )
     broker.run_until_idle()
     assert seen == [(6, b"6"), (7, b"7"), (8, b"8"), (9, b"9"), (10, b"n")]
+
+
+def test_policies_survive_and_limits_are_reapplied_at_recovery_spec_22_23(
+    restart: Restart,
+) -> None:
+    broker = restart()
+    broker.set_policy("limit", "^jobs$", {"max-length": 5}, priority=2)
+    broker.set_operator_policy("cap", ".*", {"max-length": 8})
+    ch = broker.connect().channel()
+    ch.queue_declare("jobs", durable=True)
+    for i in range(5):
+        ch.basic_publish("", "jobs", b"%d" % i, BasicProperties(delivery_mode=2))
+    broker = restart(broker)
+    assert [p["name"] for p in broker.list_policies()] == ["limit"]
+    assert [p["name"] for p in broker.list_operator_policies()] == ["cap"]
+    jobs = broker.queues["jobs"]
+    assert jobs.policy is not None and jobs.policy.name == "limit"
+    assert jobs.messages_ready == 5
+    broker.set_policy("limit", "^jobs$", {"max-length": 2}, priority=2)
+    broker = restart(broker)
+    assert broker.queues["jobs"].messages_ready == 2  # trimmed, and the trim was stored
+    broker.clear_policy("limit")
+    broker = restart(broker)
+    assert broker.list_policies() == []
+    assert broker.queues["jobs"].policy is None
