@@ -121,9 +121,15 @@ def check_queue_equivalent(
     current: tuple[bool, bool, dict[str, Any]],
     received: tuple[bool, bool, dict[str, Any]],
     keys: tuple[str, ...],
+    *,
+    missing_queue_type_is_classic: bool = True,
 ) -> None:
     """406 unless (durable, auto_delete, arguments) agree with the existing queue; only
-    ``keys``, the queue type's own arguments, are compared (spec 2.3, 11.27)."""
+    ``keys``, the queue type's own arguments, are compared (spec 2.3, 11.27).
+
+    A missing ``x-queue-type`` reads as "classic" (4.0+, where every declare gets
+    one, spec 11.3). With ``missing_queue_type_is_classic=False`` (RabbitMQ 3.13, no
+    injection) it only equals "classic" and otherwise prints as none (spec 0.x.17)."""
     for field, now, new in (
         ("durable", current[0], received[0]),
         ("auto_delete", current[1], received[1]),
@@ -137,8 +143,13 @@ def check_queue_equivalent(
         now_value = current_args.get(key)
         new_value = received_args.get(key)
         if key == "x-queue-type":
-            now_value = now_value if now_value is not None else "classic"
-            new_value = new_value if new_value is not None else "classic"
+            if missing_queue_type_is_classic:
+                now_value = now_value if now_value is not None else "classic"
+                new_value = new_value if new_value is not None else "classic"
+            elif (now_value is None) != (new_value is None) and text(
+                now_value if now_value is not None else new_value
+            ) == "classic":
+                continue
         if now_value is None and new_value is None:
             continue
         if now_value is None or new_value is None:

@@ -14,6 +14,8 @@ from ._errors import AccessRefused, CallbacksDidNotSettle, ConnectionForced, Not
 from ._parameters import ParameterListener, Parameters
 from ._passwords import check_password, hash_password
 from ._timers import INFINITY, Timers
+from ._version import DEFAULT_RABBITMQ_VERSION, RabbitMQVersion
+from ._version import rabbitmq_version as rabbitmq_version_of
 from ._vhost import VirtualHost
 
 if TYPE_CHECKING:
@@ -57,18 +59,30 @@ class Broker:
         self,
         clock: Clock | None = None,
         *,
-        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        max_message_size: int | None = None,
         default_user: tuple[str, str] | None = ("guest", "guest"),
         consumer_timeout: float | None = DEFAULT_CONSUMER_TIMEOUT,
         data_dir: str | os.PathLike[str] | None = None,
         sync: str = "normal",
+        rabbitmq_version: str | RabbitMQVersion = DEFAULT_RABBITMQ_VERSION,
     ) -> None:
         """``data_dir``: keep what RabbitMQ keeps across a restart there (spec 22); the
         directory is created, locked against other processes, and recovered from when
         it holds a previous run's state. ``sync`` is SQLite's synchronous setting for
-        that store: "normal" (survives a process kill) or "full" (also a power loss)."""
+        that store: "normal" (survives a process kill) or "full" (also a power loss).
+
+        ``rabbitmq_version``: the RabbitMQ this broker behaves as, "3.13", "4.0", "4.2"
+        (the default) or "4.3", or a patch release such as "4.2.5" (spec 0.x); an
+        unknown one raises ``ValueError``. ``max_message_size`` defaults to that
+        version's (128 MiB in 3.13, 16 MiB from 4.0, spec 0.4)."""
+        # what differs between RabbitMQ versions, read where it acts (_version.py)
+        self.rabbitmq_version: RabbitMQVersion = rabbitmq_version_of(rabbitmq_version)
         self.clock: Clock = clock if clock is not None else MonotonicClock()
-        self.max_message_size = max_message_size
+        self.max_message_size = (
+            max_message_size
+            if max_message_size is not None
+            else self.rabbitmq_version.default_max_message_size
+        )
         # seconds a delivery may stay unacknowledged before its channel is closed with
         # 406 (spec 0.8); None disables the check
         self.consumer_timeout = consumer_timeout

@@ -36,7 +36,12 @@ def _ack_timeout_ms(self: Channel, queue: Queue) -> float:
     one, else the broker's ``consumer_timeout`` (spec 0.8; RabbitMQ
     3.12-4.2 look the queue up by name at each check, so a deleted queue's
     deliveries fall back to the broker's timeout).
+
+    RabbitMQ 4.3 has no channel-level timeout: classic queues and streams never
+    time out, quorum queues time out per consumer (spec 0.x.10, 11.32, 12.24).
     """
+    if not self._broker.rabbitmq_version.channel_consumer_timeout:
+        return INFINITY
     current = self._vhost.queues.get(queue.name)
     own = current._args.consumer_timeout_ms if current is not None else None
     if own is not None:

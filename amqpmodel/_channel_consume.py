@@ -330,6 +330,8 @@ def basic_qos(
     global_qos = boolean(global_qos, "global_qos")
     if prefetch_size:
         raise NotImplementedByBroker(f"prefetch_size!=0 ({prefetch_size})")  # spec 7.5
+    if global_qos and not self._broker.rabbitmq_version.global_qos:
+        global_qos = False  # spec 0.x.1: 4.3 denies global qos and takes it as per-consumer
     if global_qos:
         self._global_prefetch = prefetch_count  # spec 0.1
         if self._held_by_prefetch and (not prefetch_count or self._global_unacked < prefetch_count):

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._arguments import check_exchange_equivalent, check_queue_equivalent
+from ._arguments import check_exchange_equivalent, check_queue_equivalent, text
 from ._channel_base import amqp_method
-from ._errors import AccessRefused, NotFound, PreconditionFailed, ResourceLocked
-from ._exchange import Exchange, exchange_type_factory
+from ._errors import (
+    AccessRefused,
+    AMQPError,
+    CommandInvalid,
+    NotFound,
+    PreconditionFailed,
+    ResourceLocked,
+)
+from ._exchange import Exchange, exchange_type_known
 from ._methods import (
     ExchangeBindOk,
     ExchangeDeclareOk,
@@ -28,6 +35,7 @@ from ._queue_types import (
     augment_arguments,
     check_properties,
     check_stream_limits,
+    check_transient_nonexclusive,
     declared_type,
     equivalence_keys,
     parse_queue_arguments,
@@ -129,12 +137,19 @@ def exchange_declare(
     if passive:
         self._existing_exchange(name)
         return ExchangeDeclareOk()
-    if exchange_type_factory(type_name) is None:
-        raise PreconditionFailed(f"unknown exchange type '{type_name}'")  # spec 1.6
+    version = self._broker.rabbitmq_version
+    if not exchange_type_known(type_name, version):
+        raise _unknown_exchange_type(type_name, version.unknown_exchange_type_code)  # spec 1.6
     existing = vhost.exchanges.get(name)
     if existing is None:
         if name.startswith("amq."):
             raise AccessRefused(f"exchange name '{name}' contains reserved prefix 'amq.*'")  # 1.5
+        if type_name == "x-delayed-message":
+            inner = text(args.get("x-delayed-type"))  # the plugin checks it as a type (13.2)
+            if isinstance(inner, str) and inner != type_name and not exchange_type_known(
+                inner, version
+            ):
+                raise _unknown_exchange_type(inner, version.unknown_exchange_type_code)
         created = vhost.exchanges[name] = Exchange(
             name,
             type_name,
@@ -161,6 +176,15 @@ def exchange_declare(
             (type_name, durable, auto_delete, internal, args.get("alternate-exchange")),
         )
     return ExchangeDeclareOk()
+
+
+def _unknown_exchange_type(type_name: str, reply_code: int) -> AMQPError:
+    """406 (channel), or 503 COMMAND_INVALID closing the connection in RabbitMQ
+    3.13.0-3.13.2 (spec 1.6, 0.x.12)."""
+    reason = f"unknown exchange type '{type_name}'"
+    if reply_code == CommandInvalid.reply_code:
+        return CommandInvalid(reason)
+    return PreconditionFailed(reason)
 
 
 @amqp_method(40, 20)
@@ -276,8 +300,11 @@ def queue_declare(
     elif name.startswith("amq."):
         raise AccessRefused(f"queue name '{name}' contains reserved prefix 'amq.*'")  # spec 2.1
     where = vhost.describe("queue", name)
-    # spec 11.3: a declare without x-queue-type gets one, stored with the queue
-    args = augment_arguments(args, vhost.default_queue_type, durable, exclusive, auto_delete)
+    version = self._broker.rabbitmq_version
+    # spec 11.3: a declare without x-queue-type gets one, stored with the queue (3.13:
+    # only when the vhost has a default queue type, 0.x.16)
+    if version.queue_type_injection or vhost.default_queue_type_is_set:
+        args = augment_arguments(args, vhost.default_queue_type, durable, exclusive, auto_delete)
     found = vhost.queues.get(name)
     if found is not None:
         existing = found
@@ -292,12 +319,14 @@ def queue_declare(
             where,
             (existing.durable, existing.auto_delete, existing.arguments),
             (durable, auto_delete, args),
-            equivalence_keys(existing.queue_type),
+            equivalence_keys(existing.queue_type, version),
+            missing_queue_type_is_classic=version.queue_type_injection,  # spec 0.x.17
         )
         existing._touch_on_declare()
     else:
-        parsed = parse_queue_arguments(args, where)
+        parsed = parse_queue_arguments(args, where, version)
         kind = QUEUE_TYPES[parsed.queue_type]
+        check_transient_nonexclusive(version, durable, exclusive)  # spec 0.x.3, before 11.4
         check_properties(kind, where, durable, exclusive, auto_delete)  # spec 11.4
         if kind.name == "stream":
             check_stream_limits(args)  # spec 12.2

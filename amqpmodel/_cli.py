@@ -10,6 +10,12 @@ import sys
 from collections.abc import Sequence
 
 from ._broker import DEFAULT_CONSUMER_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE, Broker
+from ._version import (
+    DEFAULT_RABBITMQ_VERSION,
+    KNOWN_RABBITMQ_VERSIONS,
+    RabbitMQVersion,
+    rabbitmq_version,
+)
 from .management import _cli_options as management_options
 
 __all__ = ["main"]
@@ -63,6 +69,13 @@ def _consumer_timeout(text: str) -> float | None:
     if value < 1:
         raise argparse.ArgumentTypeError("at least 1 millisecond, or 'off'")
     return value / 1000
+
+
+def _rabbitmq_version(text: str) -> RabbitMQVersion:
+    try:
+        return rabbitmq_version(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _handshake_timeout(text: str) -> float:
@@ -119,6 +132,7 @@ def _serve(args: argparse.Namespace) -> int:
             consumer_timeout=args.consumer_timeout,
             data_dir=args.data_dir,
             sync=args.sync,
+            rabbitmq_version=args.rabbitmq_version,
         )
     except StoreError as error:
         print(f"amqpmodel serve: {error}", file=sys.stderr)
@@ -215,10 +229,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument(
         "--max-message-size",
         type=_message_size,
-        default=DEFAULT_MAX_MESSAGE_SIZE,
+        default=None,
         metavar="BYTES",
         help=f"largest message body accepted (default {DEFAULT_MAX_MESSAGE_SIZE}, as RabbitMQ 4; "
-        "RabbitMQ 3.x had 134217728; at most 536870912)",
+        "134217728 with --rabbitmq-version 3.13; at most 536870912)",
+    )
+    serve.add_argument(
+        "--rabbitmq-version",
+        type=_rabbitmq_version,
+        default=DEFAULT_RABBITMQ_VERSION,
+        metavar="VERSION",
+        help=f"the RabbitMQ to behave as: {', '.join(KNOWN_RABBITMQ_VERSIONS)} or a patch "
+        f"release such as 4.2.5 (default {DEFAULT_RABBITMQ_VERSION}); connection.start "
+        "reports it",
     )
     serve.add_argument(
         "--consumer-timeout",

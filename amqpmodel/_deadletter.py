@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime
 from typing import Any
 
@@ -68,8 +69,14 @@ def dead_letter_message(
     now: float,
     dead_letter_exchange: str,
     dead_letter_routing_key: str | None,
+    client_deaths: bool = False,
 ) -> tuple[Message, list[str]]:
     """The copy to publish to the dead-letter exchange and the routing keys to use.
+
+    ``client_deaths`` (RabbitMQ 3.13.3+, spec 0.3, 0.x.4): a message the broker
+    never dead-lettered takes the ``x-death`` header its publisher set as its death
+    history, so the counts continue; otherwise that header is ignored and
+    overwritten.
 
     Messages dead-lettered together (a mass expiry) usually share everything the
     copy's properties are made of: the same properties object, no earlier
@@ -87,7 +94,7 @@ def dead_letter_message(
         and last[0] is properties
         and last[1] is annotations_in
         and last[2] == (message.exchange, message.routing_key, queue_name, reason, second)
-        and last[3] == (dead_letter_exchange, dead_letter_routing_key)
+        and last[3] == (dead_letter_exchange, dead_letter_routing_key, client_deaths)
     ):
         new_properties, new_annotations, routing_key, keys = last[4]
         return (
@@ -97,13 +104,19 @@ def dead_letter_message(
             list(keys),
         )
     dead, keys = _dead_letter_copy(
-        message, queue_name, reason, now, dead_letter_exchange, dead_letter_routing_key
+        message,
+        queue_name,
+        reason,
+        now,
+        dead_letter_exchange,
+        dead_letter_routing_key,
+        client_deaths,
     )
     _last = (
         properties,
         annotations_in,
         (message.exchange, message.routing_key, queue_name, reason, second),
-        (dead_letter_exchange, dead_letter_routing_key),
+        (dead_letter_exchange, dead_letter_routing_key, client_deaths),
         (dead.properties, dead.annotations, dead.routing_key, tuple(keys)),
     )
     return dead, keys
@@ -120,6 +133,7 @@ def _dead_letter_copy(
     now: float,
     dead_letter_exchange: str,
     dead_letter_routing_key: str | None,
+    client_deaths: bool,
 ) -> tuple[Message, list[str]]:
     properties = message.properties
     headers = dict(properties.headers) if properties.headers else {}
@@ -131,6 +145,10 @@ def _dead_letter_copy(
         keys = [dead_letter_routing_key]
         headers.pop("CC", None)
     deaths = list(annotations.deaths)
+    recovered = False
+    if not deaths and client_deaths:
+        deaths = _client_deaths(properties.headers)  # spec 0.x.4
+        recovered = bool(deaths)
     for index, death in enumerate(deaths):
         if death.queue == queue_name and death.reason == reason:
             del deaths[index]
@@ -149,13 +167,18 @@ def _dead_letter_copy(
                 original_expiration=properties.expiration,
             ),
         )
-    first = annotations.first_death or (queue_name, reason, message.exchange)
+    # the first dead-lettering names itself first (spec 4.5); a history taken from the
+    # publisher's x-death leaves its x-first-death-* headers as they were, as 3.13 does
+    first = annotations.first_death
+    if first is None and not recovered and not annotations.deaths:
+        first = (queue_name, reason, message.exchange)
     headers["x-death"] = [_death_table(death) for death in deaths]
-    (
-        headers["x-first-death-queue"],
-        headers["x-first-death-reason"],
-        headers["x-first-death-exchange"],
-    ) = first
+    if first is not None:
+        (
+            headers["x-first-death-queue"],
+            headers["x-first-death-reason"],
+            headers["x-first-death-exchange"],
+        ) = first
     headers["x-last-death-queue"] = queue_name
     headers["x-last-death-reason"] = reason
     headers["x-last-death-exchange"] = message.exchange
@@ -168,6 +191,54 @@ def _dead_letter_copy(
         Message(dead_letter_exchange, routing_key, new_properties, message.body, new_annotations),
         keys,
     )
+
+
+def _seconds(value: Any) -> float | None:
+    """An x-death ``time`` as POSIX seconds: a timestamp (naive means UTC) or an integer."""
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            return float(calendar.timegm(value.timetuple()))
+        return float(int(value.timestamp()))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _client_deaths(headers: dict[str, Any] | None) -> list[Death]:
+    """The death history in a publisher's ``x-death`` header, most recent first; a
+    table lacking queue, reason, exchange, routing-keys, count or time is skipped, as
+    RabbitMQ 3.13.3+ skips it (spec 0.x.4)."""
+    tables = headers.get("x-death") if headers else None
+    if not isinstance(tables, list):
+        return []
+    deaths = []
+    for table in tables:
+        if not isinstance(table, dict):
+            continue
+        count, keys = table.get("count"), table.get("routing-keys")
+        when = _seconds(table.get("time"))
+        names = [table.get(key) for key in ("queue", "reason", "exchange")]
+        if (
+            when is None
+            or not isinstance(count, int)
+            or isinstance(count, bool)
+            or not isinstance(keys, list)
+            or not all(isinstance(name, (str, bytes)) for name in names)
+        ):
+            continue
+        expiration = table.get("original-expiration")
+        deaths.append(
+            Death(
+                queue=_text(names[0]),
+                reason=_text(names[1]),
+                count=int(count),
+                time=when,
+                exchange=_text(names[2]),
+                routing_keys=tuple(_text(key) for key in keys),
+                original_expiration=_text(expiration) if expiration is not None else None,
+            )
+        )
+    return deaths
 
 
 def is_cycle(target_queue: str, message: Message) -> bool:

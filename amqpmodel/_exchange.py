@@ -19,6 +19,7 @@ from ._arguments import type_name
 from ._errors import PreconditionFailed
 from ._policies import Policy, effective_definition, exchange_alternate
 from ._topic import TopicIndex
+from ._version import RabbitMQVersion, rabbitmq_version
 
 if TYPE_CHECKING:
     from ._properties import Message
@@ -30,6 +31,7 @@ __all__ = [
     "Exchange",
     "ExchangeType",
     "ExchangeTypeBase",
+    "exchange_type_known",
     "freeze_arguments",
     "register_exchange_type",
 ]
@@ -98,6 +100,10 @@ class ExchangeTypeBase:
     - ``validate_binding(routing_key, arguments)`` and
       ``validate_destination(destination, routing_key, arguments)``: before a
       binding is added; raise ``PreconditionFailed`` to refuse it (13.11, 13.18).
+      Then ``validate_binding_for_version(version, routing_key, arguments)``
+      with the broker's ``RabbitMQVersion``, for refusals that only some
+      RabbitMQ versions make (a topic key with many ``#``, 0.x.13; a
+      consistent-hash weight over 10000, 0.x.23).
     - ``route_message(routing_keys, message)``: routes like ``route`` when the
       whole message is at hand (publish, dead-lettering), for a type that
       looks at properties (x-consistent-hash's ``hash-property``, 13.13).
@@ -124,6 +130,11 @@ class ExchangeTypeBase:
 
     def validate_destination(
         self, destination: Destination, routing_key: str, arguments: dict[str, Any]
+    ) -> None:
+        pass
+
+    def validate_binding_for_version(
+        self, version: RabbitMQVersion, routing_key: str, arguments: dict[str, Any]
     ) -> None:
         pass
 
@@ -226,6 +237,18 @@ class TopicExchangeType:
 
     def validate_binding(self, routing_key: str, arguments: dict[str, Any]) -> None:
         pass
+
+    def validate_binding_for_version(
+        self, version: RabbitMQVersion, routing_key: str, arguments: dict[str, Any]
+    ) -> None:
+        limit = version.max_topic_hash_wildcards  # spec 0.x.13: 4.3.5+ allows two
+        if limit is not None:
+            count = routing_key.split(".").count("#")
+            if count > limit:
+                raise PreconditionFailed(
+                    f"Topic binding key '{routing_key}' uses {count} '#' wildcards, "
+                    f"at most {limit} are allowed"
+                )
 
     def bind(self, destination: Destination, routing_key: str, arguments: dict[str, Any]) -> None:
         self._index.add(routing_key, destination)
@@ -372,6 +395,14 @@ def exchange_type_factory(name: str) -> ExchangeTypeFactory | None:
     return _EXCHANGE_TYPES.get(name)
 
 
+def exchange_type_known(name: str, version: RabbitMQVersion) -> bool:
+    """Whether exchange.declare of that RabbitMQ knows the type: registered here, and
+    not x-local-random before 4.0 (spec 0.x.21)."""
+    if name == "x-local-random" and not version.local_random_exchange:
+        return False
+    return name in _EXCHANGE_TYPES
+
+
 class Exchange:
     """An exchange of a virtual host, with the bindings whose source it is."""
 
@@ -474,13 +505,20 @@ class Exchange:
         return self._router.route(routing_keys, message.properties.headers)
 
     def _validate_binding(
-        self, destination: Destination, routing_key: str, arguments: dict[str, Any]
+        self,
+        destination: Destination,
+        routing_key: str,
+        arguments: dict[str, Any],
+        version: RabbitMQVersion | None = None,
     ) -> None:
         router = self._router
         router.validate_binding(routing_key, arguments)
         validate_destination = getattr(router, "validate_destination", None)
         if validate_destination is not None:
             validate_destination(destination, routing_key, arguments)
+        for_version = getattr(router, "validate_binding_for_version", None)
+        if for_version is not None:
+            for_version(version or rabbitmq_version(), routing_key, arguments)
 
     def _deleted(self, vhost: VirtualHost) -> None:
         deleted = getattr(self._router, "deleted", None)

@@ -32,10 +32,11 @@ from ._exchange import Destination, ExchangeTypeBase, register_exchange_type
 if TYPE_CHECKING:
     from ._exchange import Exchange
     from ._properties import Message
+    from ._version import RabbitMQVersion
 
 __all__ = ["ConsistentHashExchangeType", "jump_consistent_hash", "stable_hash"]
 
-MAX_WEIGHT = 10000  # spec 13.11 (from 4.2.6)
+MAX_WEIGHT = 10000  # spec 13.11 (from 4.2.6: RabbitMQVersion.consistent_hash_max_weight)
 _INTEGER = re.compile(r"[+-]?[0-9]+\Z")  # what Erlang's binary_to_integer accepts
 _HASH_PROPERTIES = ("message_id", "correlation_id", "timestamp")
 _MASK = (1 << 64) - 1
@@ -78,8 +79,9 @@ def _erlang_binary(text: str) -> str:
     return "<<>>" if text == "" else f'<<"{text}">>'
 
 
-def parse_weight(routing_key: str) -> int:
-    """A binding key as a weight, or the 406 RabbitMQ gives (spec 13.11)."""
+def parse_weight(routing_key: str, max_weight: int | None = None) -> int:
+    """A binding key as a weight, or the 406 RabbitMQ gives (spec 13.11); above
+    ``max_weight`` refused too (4.2.6+, spec 0.x.23)."""
     if not _INTEGER.match(routing_key):
         raise PreconditionFailed(
             f"The binding key must be an integer: {_erlang_binary(routing_key)}"
@@ -87,8 +89,8 @@ def parse_weight(routing_key: str) -> int:
     weight = int(routing_key)
     if weight < 1:
         raise PreconditionFailed("The binding key must be greater than 0")
-    if weight > MAX_WEIGHT:
-        raise PreconditionFailed(f"The binding key must not exceed {MAX_WEIGHT}")
+    if max_weight is not None and weight > max_weight:
+        raise PreconditionFailed(f"The binding key must not exceed {max_weight}")
     return weight
 
 
@@ -119,6 +121,11 @@ class ConsistentHashExchangeType(ExchangeTypeBase):
 
     def validate_binding(self, routing_key: str, arguments: dict[str, Any]) -> None:
         parse_weight(routing_key)
+
+    def validate_binding_for_version(
+        self, version: RabbitMQVersion, routing_key: str, arguments: dict[str, Any]
+    ) -> None:
+        parse_weight(routing_key, version.consistent_hash_max_weight)  # spec 0.x.23
 
     def bind(self, destination: Destination, routing_key: str, arguments: dict[str, Any]) -> None:
         if destination in self._weights:

@@ -40,6 +40,7 @@ from ._validation import parse_expiration
 
 if TYPE_CHECKING:
     from ._exchange import Exchange
+    from ._version import RabbitMQVersion
     from ._vhost import VirtualHost
 
 __all__ = ["MAX_DELAY", "DelayedMessageExchangeType", "HeldMessage", "delay_of"]
@@ -154,6 +155,13 @@ class DelayedMessageExchangeType(ExchangeTypeBase):
         validate = getattr(self._inner, "validate_destination", None)
         if validate is not None:
             validate(destination, routing_key, arguments)
+
+    def validate_binding_for_version(
+        self, version: RabbitMQVersion, routing_key: str, arguments: dict[str, Any]
+    ) -> None:
+        validate = getattr(self._inner, "validate_binding_for_version", None)
+        if validate is not None:
+            validate(version, routing_key, arguments)  # the routing type's (13.1)
 
     def bind(self, destination: Destination, routing_key: str, arguments: dict[str, Any]) -> None:
         self._inner.bind(destination, routing_key, arguments)

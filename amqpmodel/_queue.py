@@ -291,7 +291,12 @@ class Queue:
     ) -> int:
         """Refuse a basic.consume this queue does not take (spec 7.3, 11.10); the
         consumer's x-priority."""
-        check_consume_arguments(self.kind, arguments, self._vhost.describe("queue", self.name))
+        check_consume_arguments(
+            self.kind,
+            arguments,
+            self._vhost.describe("queue", self.name),
+            self._vhost._broker.rabbitmq_version,  # 4.3 refuses x-consumer-timeout (0.x.11)
+        )
         consumers = self._consumers
         if (exclusive and (consumers or self._args.single_active_consumer)) or consumers.exclusive:
             raise AccessRefused(

@@ -22,13 +22,15 @@ from typing import Any
 import attrs
 
 from ._arguments import MAX_TTL_MS, QueueArguments, is_int, text, type_name
-from ._errors import PreconditionFailed
+from ._errors import InternalError, PreconditionFailed
+from ._version import RabbitMQVersion
 
 __all__ = [
     "QUEUE_TYPES",
     "QueueType",
     "check_consume_arguments",
     "check_properties",
+    "check_transient_nonexclusive",
     "declared_type",
     "equivalence_keys",
     "parse_max_age",
@@ -113,8 +115,49 @@ STREAM = QueueType(
 )
 QUEUE_TYPES: dict[str, QueueType] = {t.name: t for t in (CLASSIC, QUORUM, STREAM)}
 
-_ALL_QUEUE_ARGUMENTS = frozenset(a for t in QUEUE_TYPES.values() for a in t.queue_arguments)
-_ALL_CONSUMER_ARGUMENTS = frozenset(a for t in QUEUE_TYPES.values() for a in t.consumer_arguments)
+# RabbitMQ 4.3's quorum queues also own these (spec 11.7, 0.x.11), so the other types
+# refuse them there
+QUORUM_4_3 = attrs.evolve(
+    QUORUM,
+    queue_arguments=(
+        *QUORUM.queue_arguments,
+        "x-consumer-disconnected-timeout",
+        "x-consumer-timeout",
+        "x-delayed-retry-type",
+        "x-delayed-retry-min",
+        "x-delayed-retry-max",
+    ),
+    consumer_arguments=("x-priority", "x-consumer-timeout"),
+)
+
+
+@attrs.frozen
+class _Catalog:
+    """The queue types of one RabbitMQ version and every argument any of them takes."""
+
+    types: dict[str, QueueType]
+    queue_arguments: frozenset[str]
+    consumer_arguments: frozenset[str]
+
+
+def _catalog_of(types: tuple[QueueType, ...]) -> _Catalog:
+    return _Catalog(
+        {t.name: t for t in types},
+        frozenset(a for t in types for a in t.queue_arguments),
+        frozenset(a for t in types for a in t.consumer_arguments),
+    )
+
+
+_CATALOG = _catalog_of((CLASSIC, QUORUM, STREAM))
+_CATALOG_4_3 = _catalog_of((CLASSIC, QUORUM_4_3, STREAM))
+_ALL_QUEUE_ARGUMENTS = _CATALOG.queue_arguments
+_ALL_CONSUMER_ARGUMENTS = _CATALOG.consumer_arguments
+
+
+def _catalog(version: RabbitMQVersion | None) -> _Catalog:
+    if version is not None and version.quorum_timeout_arguments:
+        return _CATALOG_4_3
+    return _CATALOG
 
 _OVERFLOW_MODES = ("drop-head", "reject-publish", "reject-publish-dlx")
 _QUEUE_MODES = ("default", "lazy")
@@ -266,6 +309,13 @@ def _queue_version(value: Any, arguments: dict[str, Any]) -> str | None:
     return error
 
 
+def _queue_version_2(value: Any, arguments: dict[str, Any]) -> str | None:
+    error = _non_negative(value, arguments)
+    if error is None and value != 2:
+        return f"\"unsupported queue version '{value}'\""  # 4.3 (spec 0.x.18)
+    return error
+
+
 def _queue_type(value: Any, _: dict[str, Any]) -> str | None:
     shown = text(value)
     if not isinstance(shown, str):
@@ -297,6 +347,8 @@ _DECLARE_CHECKS: tuple[tuple[str, Check], ...] = (
     ("x-queue-mode", _queue_mode),
     ("x-queue-version", _queue_version),
     ("x-single-active-consumer", _boolean),
+    ("x-consumer-timeout", _non_negative),  # owned by 4.3's quorum queues only (0.x.11)
+    ("x-consumer-disconnected-timeout", _non_negative),
     ("x-queue-type", _queue_type),
     ("x-quorum-initial-group-size", _positive),
     ("x-max-age", _max_age),
@@ -307,29 +359,50 @@ _DECLARE_CHECKS: tuple[tuple[str, Check], ...] = (
 )
 
 
+# 4.3 (spec 0.x.18): x-queue-version 2 only, x-queue-mode no longer validated
+_DECLARE_CHECKS_4_3: tuple[tuple[str, Check], ...] = tuple(
+    (key, _queue_version_2 if key == "x-queue-version" else check)
+    for key, check in _DECLARE_CHECKS
+    if key != "x-queue-mode"
+)
+
+
+def _declare_checks(version: RabbitMQVersion | None) -> tuple[tuple[str, Check], ...]:
+    if version is None:
+        return _DECLARE_CHECKS
+    if not version.classic_queue_version_1 or not version.queue_mode_validated:
+        # the two go together in every modelled version (4.3)
+        return _DECLARE_CHECKS_4_3
+    return _DECLARE_CHECKS
+
+
 def _invalid(key: str, where: str, reason: str) -> PreconditionFailed:
     return PreconditionFailed(f"invalid arg '{key}' for {where}: {reason}")
 
 
-def parse_queue_arguments(arguments: dict[str, Any], where: str) -> QueueArguments:
+def parse_queue_arguments(
+    arguments: dict[str, Any], where: str, version: RabbitMQVersion | None = None
+) -> QueueArguments:
     """Validate the arguments of a queue being created (with x-queue-type already
-    added, spec 11.3) and parse what its type acts on; 406 on the first bad one."""
+    added, spec 11.3) and parse what its type acts on; 406 on the first bad one.
+    ``version``: the broker's RabbitMQ (spec 0.x.11, 0.x.18); None is the default."""
     reason = _queue_type(arguments.get("x-queue-type", "classic"), arguments)
     if reason is not None:
         raise _invalid("x-queue-type", where, reason)
-    queue_type = QUEUE_TYPES[declared_type(arguments)]
+    catalog = _catalog(version)
+    queue_type = catalog.types[declared_type(arguments)]
     own = queue_type.queue_arguments
-    for key, check in _DECLARE_CHECKS:
+    for key, check in _declare_checks(version):
         if key in own and key in arguments:
             reason = check(arguments[key], arguments)
             if reason is not None:
                 raise _invalid(key, where, reason)
     for key in arguments:
-        if key in _ALL_QUEUE_ARGUMENTS and key not in own:
+        if key in catalog.queue_arguments and key not in own:
             raise PreconditionFailed(
                 f"invalid arg '{key}' for {where} of queue type {queue_type.module}"
             )
-    return _parsed(queue_type, arguments)
+    return _parsed(QUEUE_TYPES[queue_type.name], arguments)
 
 
 def _parsed(queue_type: QueueType, arguments: dict[str, Any]) -> QueueArguments:
@@ -374,6 +447,27 @@ def _parsed(queue_type: QueueType, arguments: dict[str, Any]) -> QueueArguments:
     return parsed
 
 
+# the text of RabbitMQ's denied deprecated feature (rabbit_deprecated_features, phase
+# denied_by_default), which 4.3 sends as a 541 connection close (spec 0.x.3)
+_TRANSIENT_NONEXCLUSIVE_DENIED = (
+    "Feature `transient_nonexcl_queues` is deprecated.\n"
+    "By default, this feature is not permitted anymore.\n"
+    "The feature will be removed from a future major RabbitMQ version, regardless of "
+    "the configuration; actual version to be determined.\n"
+    "To continue using this feature when it is not permitted by default, set the "
+    "following parameter in your configuration:\n"
+    '    "deprecated_features.permit.transient_nonexcl_queues = true"'
+)
+
+
+def check_transient_nonexclusive(version: RabbitMQVersion, durable: bool, exclusive: bool) -> None:
+    """4.3 refuses to create a queue that is neither durable nor exclusive: 541, closing
+    the connection, after the argument checks and before ``check_properties`` (spec
+    0.2, 0.x.3), so a non-durable quorum queue or stream gets this and not 406."""
+    if not durable and not exclusive and not version.transient_nonexclusive_queues:
+        raise InternalError(_TRANSIENT_NONEXCLUSIVE_DENIED)
+
+
 def check_properties(
     queue_type: QueueType, where: str, durable: bool, exclusive: bool, auto_delete: bool
 ) -> None:
@@ -401,22 +495,37 @@ def check_stream_limits(arguments: dict[str, Any]) -> None:
             raise PreconditionFailed("Invalid value for x-stream-filter-size-bytes")
 
 
-def equivalence_keys(queue_type_name: str) -> tuple[str, ...]:
-    """The arguments compared on redeclare: the type's own (spec 2.3, 11.27)."""
-    found = QUEUE_TYPES.get(queue_type_name, CLASSIC)
+def equivalence_keys(
+    queue_type_name: str, version: RabbitMQVersion | None = None
+) -> tuple[str, ...]:
+    """The arguments compared on redeclare: the type's own (spec 2.3, 11.27) in
+    ``version`` (None: the default)."""
+    found = _catalog(version).types.get(queue_type_name, CLASSIC)
     return found.queue_arguments
 
 
-def check_consume_arguments(queue_type: QueueType, arguments: dict[str, Any], where: str) -> None:
+def check_consume_arguments(
+    queue_type: QueueType,
+    arguments: dict[str, Any],
+    where: str,
+    version: RabbitMQVersion | None = None,
+) -> None:
     """basic.consume arguments: the type's own are validated, another type's refused
-    (spec 11.10, 12.4); ``x-stream-offset`` values are checked by the stream."""
-    own = queue_type.consumer_arguments
+    (spec 11.10, 12.4); ``x-stream-offset`` values are checked by the stream.
+    ``version``: the broker's RabbitMQ (4.3's quorum queues own ``x-consumer-timeout``,
+    which the other types then refuse, spec 0.x.11); None is the default."""
+    catalog = _catalog(version)
+    own = catalog.types.get(queue_type.name, queue_type).consumer_arguments
     if "x-priority" in own and "x-priority" in arguments:
         priority = arguments["x-priority"]
         if not is_int(priority):
             raise _invalid("x-priority", where, f'"expected integer, got {type_name(priority)}"')
+    if "x-consumer-timeout" in own and "x-consumer-timeout" in arguments:
+        reason = _non_negative(arguments["x-consumer-timeout"], arguments)  # 4.3 (11.7)
+        if reason is not None:
+            raise _invalid("x-consumer-timeout", where, reason)
     for key in arguments:
-        if key in _ALL_CONSUMER_ARGUMENTS and key not in own:
+        if key in catalog.consumer_arguments and key not in own:
             raise PreconditionFailed(
                 f"invalid arg '{key}' for {where} of queue type {queue_type.module}"
             )

@@ -53,8 +53,9 @@ class VirtualHost:
         self._broker = broker
         self._timers = broker._timers
         self.name = name
-        # the type of a queue declared without x-queue-type (spec 11.3)
-        self.default_queue_type = "classic"
+        # the type of a queue declared without x-queue-type (spec 11.3); None: not set
+        # (RabbitMQ 3.13 then adds no x-queue-type at all, spec 0.x.16)
+        self._default_queue_type: str | None = None
         # by name (spec 14.1, 14.9); see _policies.py and Broker.set_policy
         self.policies: dict[str, Policy] = {}
         self.operator_policies: dict[str, Policy] = {}
@@ -73,6 +74,22 @@ class VirtualHost:
                 exchange_name, exchange_type, durable=True, internal=internal, vhost_name=name
             )
         self.default_exchange = self.exchanges[""]
+
+    @property
+    def default_queue_type(self) -> str:
+        """The type of a queue declared without ``x-queue-type`` (spec 11.3): the vhost's
+        ``default_queue_type`` if one was set, else "classic"."""
+        return self._default_queue_type or "classic"
+
+    @default_queue_type.setter
+    def default_queue_type(self, value: str) -> None:
+        self._default_queue_type = value
+
+    @property
+    def default_queue_type_is_set(self) -> bool:
+        """Whether the vhost has its own ``default_queue_type`` (RabbitMQ 3.13 adds
+        ``x-queue-type`` to a declare only then, spec 0.x.16)."""
+        return self._default_queue_type is not None
 
     def __repr__(self) -> str:
         return (
@@ -129,7 +146,9 @@ class VirtualHost:
         identity = self._identity(destination, routing_key, arguments)
         if identity in source._bindings_out:
             return  # spec 1.22: binding twice creates no duplicate
-        source._validate_binding(destination, routing_key, arguments)
+        source._validate_binding(
+            destination, routing_key, arguments, self._broker.rabbitmq_version
+        )
         binding = Binding(
             source.name,
             destination.name,
@@ -350,7 +369,13 @@ class VirtualHost:
                 )
             return False
         dead, keys = dead_letter_message(
-            message, queue.name, reason, now, exchange.name, args.dead_letter_routing_key
+            message,
+            queue.name,
+            reason,
+            now,
+            exchange.name,
+            args.dead_letter_routing_key,
+            self._broker.rabbitmq_version.client_x_death,  # spec 0.x.4
         )
         try:
             targets = self.route(exchange, keys, dead.properties.headers, dead)

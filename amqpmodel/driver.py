@@ -34,6 +34,9 @@ Inspection (for a management API, metrics, views): ``inspection_lock(broker)``
     (hold it to read several entities consistently while other threads use the
     broker), ``channel_state(channel)`` (prefetch, confirm and transaction state,
     counters), ``exchange_type_names()`` (the registered exchange types).
+Versions: ``rabbitmq_version(name)`` (the ``RabbitMQVersion`` profile of "4.2",
+    "3.13.2", ...; ``broker.rabbitmq_version`` is the broker's), for a driver whose
+    behaviour differs by RabbitMQ version (connection.start, the management API).
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ from ._queue import Queue
 from ._queue_registry import queue_class
 from ._queue_types import parse_queue_arguments
 from ._validation import is_utf8
+from ._version import RabbitMQVersion, rabbitmq_version
 
 if TYPE_CHECKING:
     from ._channel import Channel
@@ -91,6 +95,7 @@ __all__ = [
     "Journal",
     "Message",
     "ParameterComponent",
+    "RabbitMQVersion",
     "TaggedInt",
     "attach_journal",
     "erlang_proplist",
@@ -98,6 +103,7 @@ __all__ = [
     "channel_state",
     "exchange_type_names",
     "inspection_lock",
+    "rabbitmq_version",
     "record_delivered",
     "register_parameter_component",
     "is_utf8",

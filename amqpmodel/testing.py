@@ -3,7 +3,9 @@
 Installed as a pytest plugin (entry point ``amqpmodel``), so these fixtures are
 available in any project that has amqpmodel installed:
 
-- ``amqp_broker``: a fresh ``Broker`` on a ``VirtualClock``;
+- ``amqp_broker``: a fresh ``Broker`` on a ``VirtualClock``, behaving as RabbitMQ
+  4.2 unless the test is marked ``@pytest.mark.rabbitmq_version("3.13")`` (or
+  "4.0", "4.3", a patch release such as "4.2.5"; spec 0.x);
 - ``amqp_clock``: that clock (``amqp_clock.advance(seconds)``);
 - ``amqp_connection`` and ``amqp_channel``: an open connection and channel;
 - ``amqp_url``: the URL of an AMQP server (``amqpmodel.server.serve``) for the
@@ -71,6 +73,7 @@ from ._clock import VirtualClock
 from ._connection import Connection
 from ._losses import LossLog, describe_message
 from ._methods import Deliver
+from ._version import DEFAULT_RABBITMQ_VERSION
 
 if TYPE_CHECKING:
     from .pika import PikaPatch
@@ -85,6 +88,7 @@ __all__ = [
 ]
 
 _MARKER = "amqp_strict"
+_VERSION_MARKER = "rabbitmq_version"  # @pytest.mark.rabbitmq_version("3.13")
 _SHOWN = 20  # offenders listed in a failure message
 
 
@@ -240,6 +244,12 @@ def pytest_configure(config: pytest.Config) -> None:
         f"{_MARKER}(enabled=True): fail the test on unacked deliveries, unroutable "
         "publishes and length-limit drops of its amqp_broker (amqpmodel.testing)",
     )
+    config.addinivalue_line(
+        "markers",
+        f'{_VERSION_MARKER}(version): the test\'s amqp_broker behaves as that RabbitMQ, '
+        f'"3.13", "4.0", "4.2" (the default) or "4.3", or a patch release such as '
+        '"4.2.5" (amqpmodel.testing)',
+    )
 
 
 _WIRE_SETTLE_SECONDS = 1.0
@@ -272,9 +282,21 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     return result
 
 
+def _rabbitmq_version(node: Any) -> str:
+    marker = node.get_closest_marker(_VERSION_MARKER) if isinstance(node, pytest.Item) else None
+    if marker is None:
+        return DEFAULT_RABBITMQ_VERSION
+    version = marker.args[0] if marker.args else marker.kwargs.get("version")
+    if not isinstance(version, str):
+        raise TypeError(
+            f'@pytest.mark.{_VERSION_MARKER}("4.2"): a version string, not {version!r}'
+        )
+    return version
+
+
 @pytest.fixture
 def amqp_broker(request: pytest.FixtureRequest) -> Iterator[Broker]:
-    broker = Broker(clock=VirtualClock())
+    broker = Broker(clock=VirtualClock(), rabbitmq_version=_rabbitmq_version(request.node))
     if isinstance(request.node, pytest.Item) and _is_strict(request.node):
         record_losses(broker)
     yield broker

@@ -25,9 +25,10 @@ if TYPE_CHECKING:
 
 __all__ = ["MODELLED_RABBITMQ_VERSION", "ClientConnection", "Context"]
 
-# the RabbitMQ release amqpmodel follows (README, "Compatibility notes"); tools read
-# rabbitmq_version to pick features, product_name/product_version say what this is
-MODELLED_RABBITMQ_VERSION = "4.2.0"
+# the RabbitMQ release amqpmodel follows by default (README, "Compatibility notes"); the
+# API reports the broker's own (broker.rabbitmq_version, spec 0.x), as tools read
+# rabbitmq_version to pick features; product_name/product_version say what this is
+MODELLED_RABBITMQ_VERSION = "4.2.9"
 
 MANAGEMENT_CLIENT = {"product": "amqpmodel management", "connection_name": "management"}
 

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from amqpmodel import Queue
 
-from ._context import MODELLED_RABBITMQ_VERSION, Context
+from ._context import Context
 from ._handlers import context, level
 from ._routes_overview import _fds, _memory_used
 
@@ -213,8 +213,8 @@ def _process(ctx: Context, writer: _Writer) -> None:
         [
             (
                 {
-                    "rabbitmq_version": MODELLED_RABBITMQ_VERSION,
-                    "prometheus_plugin_version": MODELLED_RABBITMQ_VERSION,
+                    "rabbitmq_version": ctx.broker.rabbitmq_version.version,
+                    "prometheus_plugin_version": ctx.broker.rabbitmq_version.version,
                     "prometheus_client_version": "none",
                     "erlang_version": f"none (Python {platform.python_version()})",
                     "product_name": "amqpmodel",

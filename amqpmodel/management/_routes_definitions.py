@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ._context import MODELLED_RABBITMQ_VERSION, Context
+from ._context import Context
 from ._handlers import context, level, no_content, path_vhost, user
 from ._http import ApiError, bad_request, json_response, parse_bool, read_json, unsupported
 from ._routes_access import FULL_ACCESS, permission_objects, put_user, put_vhost
@@ -81,8 +81,8 @@ def _vhost_items(ctx: Context, name: str, with_vhost: bool) -> dict[str, list[di
 def export_definitions(ctx: Context, vhost: str | None = None) -> dict[str, Any]:
     with ctx.lock():
         head: dict[str, Any] = {
-            "rabbit_version": MODELLED_RABBITMQ_VERSION,
-            "rabbitmq_version": MODELLED_RABBITMQ_VERSION,
+            "rabbit_version": ctx.broker.rabbitmq_version.version,
+            "rabbitmq_version": ctx.broker.rabbitmq_version.version,
             "product_name": "amqpmodel",
             "product_version": ctx.version,
         }

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from amqpmodel.driver import exchange_type_names
 
-from ._context import MODELLED_RABBITMQ_VERSION, Context
+from ._context import Context
 from ._handlers import context, level, list_response, one, path_vhost, user
 from ._http import json_response, not_found, unsupported
 
@@ -74,13 +74,13 @@ async def overview(request: web.Request) -> web.Response:
     return one(
         request,
         {
-            "management_version": MODELLED_RABBITMQ_VERSION,
+            "management_version": ctx.broker.rabbitmq_version.version,
             "rates_mode": "basic",
             "sample_retention_policies": {"global": [600, 3600], "basic": [600], "detailed": [600]},
             "exchange_types": _exchange_types(),
             "product_version": ctx.version,
             "product_name": "amqpmodel",
-            "rabbitmq_version": MODELLED_RABBITMQ_VERSION,
+            "rabbitmq_version": ctx.broker.rabbitmq_version.version,
             "cluster_name": ctx.cluster_name,
             "erlang_version": f"none (Python {platform.python_version()})",
             "erlang_full_version": f"none (Python {platform.python_version()})",
@@ -273,8 +273,23 @@ async def health_connection_limit(request: web.Request) -> web.Response:
 
 @level("management")
 async def aliveness(request: web.Request) -> web.Response:
-    path_vhost(request)
+    """A no-op from RabbitMQ 4.0.6; before, a real round trip through a queue named
+    "aliveness-test", which stays behind (spec 18.12, 0.x.24)."""
+    vhost = path_vhost(request)
+    ctx = context(request)
+    if ctx.broker.rabbitmq_version.aliveness_test_declares_queue:
+        with ctx.channel(vhost.name, user(request).name) as channel:
+            channel.queue_declare(_ALIVENESS_QUEUE)
+            channel.basic_publish("", _ALIVENESS_QUEUE, b"test_message")
+            method, _, _ = channel.basic_get(_ALIVENESS_QUEUE, auto_ack=True)
+        if method is None:
+            return json_response(
+                {"status": "failed", "reason": "aliveness-test queue is empty"}, status=503
+            )
     return json_response(_OK)
+
+
+_ALIVENESS_QUEUE = "aliveness-test"
 
 
 ROUTES: list[tuple[str, str, Any]] = [

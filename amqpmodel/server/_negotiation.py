@@ -86,10 +86,13 @@ def send_start(self: ServerConnection) -> None:
             version_minor=9,
             server_properties={
                 "product": "amqpmodel",
-                "version": __version__,
+                # the RabbitMQ this broker behaves as (spec 0.x), as clients pick
+                # features by it; amqpmodel's own version is in "information"
+                "version": self.broker.rabbitmq_version.version,
                 "platform": "Python",
                 "copyright": "amqpmodel contributors",
-                "information": "An in-process broker that behaves like RabbitMQ",
+                "information": f"amqpmodel {__version__}, an in-process broker that behaves "
+                f"like RabbitMQ {self.broker.rabbitmq_version.version}",
                 "cluster_name": "amqpmodel",
                 "capabilities": _CAPABILITIES,
             },

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from amqpmodel import Broker
+from amqpmodel.driver import rabbitmq_version as version_profile
 
 from . import _logs
 from ._listener import Listener
@@ -416,6 +417,7 @@ def serve(
     shutdown_grace: float = 0.5,
     management_port: int | None = None,
     prometheus_port: int | None = None,
+    rabbitmq_version: str | None = None,
 ) -> Iterator[ServeURL]:
     """Run a server in a background thread for the duration of a ``with`` block; yield its URL.
 
@@ -425,12 +427,26 @@ def serve(
     loop, ``prometheus_port=0`` the Prometheus endpoint: the yielded URL's
     ``management_url`` and ``prometheus_url`` (needs the ``management`` extra).
 
+    Without a ``broker``, one is created that behaves as ``rabbitmq_version``
+    ("3.13", "4.0", "4.2" by default, "4.3", or a patch release); with one, that
+    broker's version applies and a different ``rabbitmq_version`` is a ``ValueError``.
+
     >>> from amqpmodel import Broker
     >>> with serve(Broker()) as url:  # doctest: +SKIP
     ...     pika.BlockingConnection(pika.URLParameters(url))
     """
+    if broker is None:
+        broker = Broker() if rabbitmq_version is None else Broker(rabbitmq_version=rabbitmq_version)
+    elif (
+        rabbitmq_version is not None
+        and version_profile(rabbitmq_version) != broker.rabbitmq_version
+    ):
+        raise ValueError(
+            f"serve(rabbitmq_version={rabbitmq_version!r}) with a broker that behaves as "
+            f"RabbitMQ {broker.rabbitmq_version.version}: give the version to Broker()"
+        )
     server = Server(
-        broker if broker is not None else Broker(),
+        broker,
         host,
         port,
         settings=settings,
