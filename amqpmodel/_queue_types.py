@@ -150,8 +150,6 @@ def _catalog_of(types: tuple[QueueType, ...]) -> _Catalog:
 
 _CATALOG = _catalog_of((CLASSIC, QUORUM, STREAM))
 _CATALOG_4_3 = _catalog_of((CLASSIC, QUORUM_4_3, STREAM))
-_ALL_QUEUE_ARGUMENTS = _CATALOG.queue_arguments
-_ALL_CONSUMER_ARGUMENTS = _CATALOG.consumer_arguments
 
 
 def _catalog(version: RabbitMQVersion | None) -> _Catalog:
