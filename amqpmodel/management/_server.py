@@ -22,6 +22,7 @@ from . import (
     _routes_exchanges,
     _routes_overview,
     _routes_queues,
+    _routes_web,
 )
 from ._auth import authenticate, require
 from ._context import Context
@@ -55,14 +56,18 @@ async def _errors_and_auth(request: web.Request, handler: Handler) -> web.Stream
     try:
         route_handler = request.match_info.handler
         needed = level_of(route_handler)
-        if needed != "none" and request.path.startswith("/api/"):
+        if needed != "none" and request.path.startswith(("/api/", "/amqpmodel/")):
             ctx = request.app[CONTEXT]
             caller = authenticate(request, ctx.broker, ctx.loopback_users)
             request[USER_KEY] = caller
             require(caller, needed)
         return await handler(request)
     except ApiError as error:
-        return error.response()
+        response = error.response()
+        if request.headers.get("X-Requested-With"):
+            # a page's script: no browser login dialog, the page asks itself
+            response.headers.pop("WWW-Authenticate", None)
+        return response
     except web.HTTPNotFound:
         return not_found().response()
     except web.HTTPMethodNotAllowed as error:  # no body, as RabbitMQ's
@@ -133,6 +138,7 @@ class ManagementServer:
         app[CONTEXT] = self.context
         _add_routes(app, _API_ROUTES)
         _add_routes(app, _prometheus.ROUTES)
+        _add_routes(app, _routes_web.ROUTES)
         self._site = _Site(app, host, port)
         self._sampler: asyncio.Task[None] | None = None
 
