@@ -8,7 +8,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import _broker_policies
+from . import _broker_access, _broker_policies
+from ._access import AccessControl, check_vhost_access
 from ._clock import Clock, MonotonicClock, VirtualClock
 from ._errors import AccessRefused, CallbacksDidNotSettle, ConnectionForced, NotAllowed
 from ._parameters import ParameterListener, Parameters
@@ -111,6 +112,9 @@ class Broker:
         self._store: Store | None = None
         # runtime parameters (shovels, ...), not stored in a data dir yet
         self._parameters = Parameters(self)
+        # permissions, topic permissions and vhost limits (spec 15)
+        self._access_control = AccessControl()
+        self._default_user = default_user[0] if default_user is not None else None
         if isinstance(self.clock, VirtualClock):
             self.clock._attach(self)
 
@@ -118,7 +122,7 @@ class Broker:
             # a fresh broker (RabbitMQ: the first boot of a node): "/" and the default user
             if default_user is not None:
                 self.add_user(default_user[0], default_user[1], tags=("administrator",))
-            self.add_vhost("/")
+            self.add_vhost("/")  # spec 15.1: the default user gets full access to "/"
 
         if data_dir is None:
             create_defaults()
@@ -141,8 +145,12 @@ class Broker:
 
     # ----------------------------------------------------------------- vhosts and users
 
-    def add_vhost(self, name: str) -> VirtualHost:
-        """Create a virtual host with its predeclared exchanges (spec 1.1); idempotent."""
+    def add_vhost(self, name: str, *, grant_default_user: bool = True) -> VirtualHost:
+        """Create a virtual host with its predeclared exchanges (spec 1.1); idempotent.
+
+        A new vhost gives the broker's default user (guest) full permissions on it, as
+        the management API gives them to the user who creates one; rabbitmqctl's
+        add_vhost gives none: pass ``grant_default_user=False`` for that (spec 15.4)."""
         with self._lock:
             vhost = self.vhosts.get(name)
             if vhost is None:
@@ -150,6 +158,9 @@ class Broker:
                 if self._journal is not None:
                     self._journal.vhost_added(name)
                     self._journal.sync_entities()
+                user = self._default_user
+                if grant_default_user and user is not None and user in self.users:
+                    self.set_permissions(user, ".*", ".*", ".*", vhost=name)
             return vhost
 
     def delete_vhost(self, name: str) -> None:
@@ -157,6 +168,9 @@ class Broker:
             vhost = self.vhosts.pop(name, None)
             if vhost is None:
                 return
+            self._forget_access(lambda key: key[1] == name)  # spec 15.17
+            if self._access_control.vhost_limits.pop(name, None) is not None and self._journal:
+                self._journal.access_changed("vhost-limits", (name,), None)
             if self._journal is not None:
                 self._journal.vhost_deleted(name)
                 self._journal.sync_entities()
@@ -186,14 +200,51 @@ class Broker:
                 self._journal.sync_entities()
 
     def delete_user(self, name: str) -> None:
+        """Delete a user, its permissions, and close its connections (spec 15.17)."""
         with self._lock:
-            if self.users.pop(name, None) is not None and self._journal is not None:
+            if self.users.pop(name, None) is None:
+                return
+            self._forget_access(lambda key: key[0] == name)
+            if self._journal is not None:
                 self._journal.user_deleted(name)
                 self._journal.sync_entities()
+            for connection in list(self._connections):
+                if connection.user == name and connection.is_open:
+                    error = ConnectionForced(f"user '{name}' is deleted")
+                    connection._close_by_broker(error.reply_code, error.reply_text, error)
+
+    def _forget_access(self, matches: Callable[[tuple[str, ...]], bool]) -> None:
+        """Remove the permissions and topic permissions whose key ``matches``."""
+        control = self._access_control
+        for kind, table in (
+            ("permission", control.permissions),
+            ("topic", control.topic_permissions),
+        ):
+            for key in [k for k in table if matches(k)]:
+                del table[key]  # type: ignore[arg-type]
+                if self._journal is not None:
+                    self._journal.access_changed(kind, key, None)
+        control.epoch += 1
 
     def authenticate(self, name: str, password: str | bytes) -> bool:
         user = self.users.get(name)
         return user is not None and check_password(user[0], password)
+
+    # ----------------------------------------------------------------- access (spec 15)
+
+    set_permissions = _broker_access.set_permissions
+    clear_permissions = _broker_access.clear_permissions
+    list_permissions = _broker_access.list_permissions
+    list_user_permissions = _broker_access.list_user_permissions
+    set_topic_permissions = _broker_access.set_topic_permissions
+    clear_topic_permissions = _broker_access.clear_topic_permissions
+    list_topic_permissions = _broker_access.list_topic_permissions
+    set_user_tags = _broker_access.set_user_tags
+    change_password = _broker_access.change_password
+    list_users = _broker_access.list_users
+    set_vhost_limits = _broker_access.set_vhost_limits
+    clear_vhost_limits = _broker_access.clear_vhost_limits
+    vhost_limits = _broker_access.vhost_limits
 
     # ----------------------------------------------------------------- policies (spec 14)
 
@@ -360,6 +411,7 @@ class Broker:
             host = self.vhosts.get(vhost)
             if host is None:
                 raise NotAllowed(f"vhost {vhost} not found")
+            check_vhost_access(self, user, vhost)  # spec 15.9, 15.14
             connection = Connection(self, host, user, client_properties or {})
             self._connections.append(connection)
             return connection

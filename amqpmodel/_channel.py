@@ -28,6 +28,7 @@ from . import (
     _channel_publish,
     _channel_settle,
 )
+from ._access import ChannelAccess
 from ._channel_base import Unacked, amqp_method
 from ._errors import AMQPError, ChannelClosed, ConnectionClosed, NotImplementedByBroker, _Report
 from ._validation import boolean
@@ -91,6 +92,7 @@ class Channel:
         self._ack_armed = False  # a check of the oldest unacked delivery's age is due
         self._reply_consumer: ReplyConsumer | None = None  # direct reply-to
         self._paused = False  # deliveries held back: the client is not reading (flow control)
+        self._access = ChannelAccess()  # its last successful permission checks (spec 15.18)
 
     def __repr__(self) -> str:
         state = "open" if self._closed is None else "closed"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ._access import check_resource
 from ._channel_base import amqp_method, call_one
 from ._dispatch import release
 from ._errors import (
@@ -58,7 +59,11 @@ def basic_get(
             target = self._vhost.queues.get(queue) if type(queue) is str else None
             if target is None or (target.owner is not None and target.owner is not self.connection):
                 # the general path: name checks, the last-declared queue, errors
-                target = self._existing_queue(self._queue_name(queue))
+                name = self._queue_name(queue)
+                check_resource(self, "read", "queue", name)  # spec 15.4: before existence
+                target = self._existing_queue(name)
+            elif ("read", "queue", queue) not in self._access.cache:
+                check_resource(self, "read", "queue", queue)
             target._check_get()
             entry = target._get()
         except AMQPError as error:
@@ -115,7 +120,9 @@ def basic_consume(
         self._reply_consumer = reply_consumer
         self._vhost._reply_consumers[reply_consumer.key] = reply_consumer
         return tag
-    target = self._existing_queue(self._queue_name(queue))
+    name = self._queue_name(queue)
+    check_resource(self, "read", "queue", name)  # spec 15.4: before existence
+    target = self._existing_queue(name)
     tag = self._new_consumer_tag(tag)
     priority = target._check_consume(self, auto_ack, exclusive, args)
     target._registered += 1

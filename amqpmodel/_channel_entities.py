@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._access import check_passive, check_queue_limit, check_resource, check_topic
 from ._arguments import check_exchange_equivalent, check_queue_equivalent, text
 from ._channel_base import amqp_method
 from ._errors import (
@@ -135,8 +136,10 @@ def exchange_declare(
     self._not_default(name)
     vhost = self._vhost
     if passive:
+        check_passive(self, "exchange", name)  # spec 15.5: before existence
         self._existing_exchange(name)
         return ExchangeDeclareOk()
+    check_resource(self, "configure", "exchange", name)  # spec 15.4, 15.6
     version = self._broker.rabbitmq_version
     if not exchange_type_known(type_name, version):
         raise _unknown_exchange_type(type_name, version.unknown_exchange_type_code)  # spec 1.6
@@ -146,10 +149,16 @@ def exchange_declare(
             raise AccessRefused(f"exchange name '{name}' contains reserved prefix 'amq.*'")  # 1.5
         if type_name == "x-delayed-message":
             inner = text(args.get("x-delayed-type"))  # the plugin checks it as a type (13.2)
-            if isinstance(inner, str) and inner != type_name and not exchange_type_known(
-                inner, version
+            if (
+                isinstance(inner, str)
+                and inner != type_name
+                and not exchange_type_known(inner, version)
             ):
                 raise _unknown_exchange_type(inner, version.unknown_exchange_type_code)
+        alternate = text(args.get("alternate-exchange"))
+        if isinstance(alternate, str):  # spec 15.4: write on the AE, read on the exchange
+            check_resource(self, "write", "exchange", alternate)
+            check_resource(self, "read", "exchange", name)
         created = vhost.exchanges[name] = Exchange(
             name,
             type_name,
@@ -199,6 +208,7 @@ def exchange_delete(
         raise AccessRefused(
             f"deletion of system exchange '{name}' in vhost '{vhost.name}' not allowed"
         )
+    check_resource(self, "configure", "exchange", name)  # spec 15.4
     existing = vhost.exchanges.get(name)
     if existing is None:
         return ExchangeDeleteOk()  # spec 1.9
@@ -231,8 +241,12 @@ def exchange_bind(
     source_name, key, args = self._binding_parts(source, routing_key, arguments)
     self._not_default(source_name)
     self._not_default(destination_name)
+    check_resource(self, "write", "exchange", destination_name)  # spec 15.4
+    check_resource(self, "read", "exchange", source_name)
     source_exchange = self._existing_exchange(source_name)
     destination_exchange = self._existing_exchange(destination_name)
+    if source_exchange.type == "topic":
+        check_topic(self, "read", source_name, key)  # spec 15.11
     self._vhost.add_binding(source_exchange, destination_exchange, key, args)
     self._sync_entities()
     return ExchangeBindOk()
@@ -254,8 +268,12 @@ def exchange_unbind(
     )
     self._not_default(source_name)
     self._not_default(destination_name)
+    check_resource(self, "write", "exchange", destination_name)  # spec 15.4
+    check_resource(self, "read", "exchange", source_name)
     source_exchange = self._vhost.exchanges.get(source_name)
     destination_exchange = self._vhost.exchanges.get(destination_name)
+    if source_exchange is not None and source_exchange.type == "topic":
+        check_topic(self, "read", source_name, key)  # spec 15.11
     if source_exchange is not None and destination_exchange is not None:
         self._vhost.remove_binding(source_exchange, destination_exchange, key, args)
         self._sync_entities()
@@ -286,6 +304,7 @@ def queue_declare(
     if name == REPLY_TO or (name.startswith(REPLY_TO_PREFIX) and name in vhost._reply_consumers):
         return QueueDeclareOk(name, 0, 1)  # direct reply-to's pseudo-queue, as RabbitMQ
     if passive:
+        check_passive(self, "queue", name)  # spec 15.5: before existence
         existing = self._existing_queue(name)  # "" is not the last queue here: 404
         existing._touch_on_declare()  # spec 2.9, 11.33
         self._last_queue = name
@@ -299,6 +318,7 @@ def queue_declare(
         name = generate_name("amq.gen-")
     elif name.startswith("amq."):
         raise AccessRefused(f"queue name '{name}' contains reserved prefix 'amq.*'")  # spec 2.1
+    check_resource(self, "configure", "queue", name)  # spec 15.4, 15.6: before existence
     where = vhost.describe("queue", name)
     version = self._broker.rabbitmq_version
     # spec 11.3: a declare without x-queue-type gets one, stored with the queue (3.13:
@@ -330,6 +350,10 @@ def queue_declare(
         check_properties(kind, where, durable, exclusive, auto_delete)  # spec 11.4
         if kind.name == "stream":
             check_stream_limits(args)  # spec 12.2
+        if parsed.dead_letter_exchange is not None:  # spec 15.4: write on the DLX, read on it
+            check_resource(self, "write", "exchange", parsed.dead_letter_exchange)
+            check_resource(self, "read", "queue", name)
+        check_queue_limit(self._broker, vhost.name, name, len(vhost.queues))  # spec 15.14
         owner = self.connection if exclusive else None
         existing = queue_class(parsed.queue_type)(
             vhost,
@@ -365,8 +389,12 @@ def _queue_binding_parts(
         key = queue_name  # spec 2.2: both empty mean the last declared queue
     args = check_field_table(arguments if arguments is not None else {}, "arguments")
     self._not_default(exchange_name)
+    check_resource(self, "write", "queue", queue_name)  # spec 15.4
+    check_resource(self, "read", "exchange", exchange_name)
     source = self._existing_exchange(exchange_name)
     target = self._existing_queue(queue_name)
+    if source.type == "topic":
+        check_topic(self, "read", exchange_name, key)  # spec 15.11
     return target, source, key, args
 
 
@@ -405,7 +433,9 @@ def queue_unbind(
 
 @amqp_method(50, 30)
 def queue_purge(self: Channel, queue: str) -> QueuePurgeOk:
-    target = self._existing_queue(self._queue_name(queue))
+    name = self._queue_name(queue)
+    check_resource(self, "read", "queue", name)  # spec 15.4
+    target = self._existing_queue(name)
     target._check_purge()  # spec 12.14
     return QueuePurgeOk(target._purge())  # spec 2.11
 
@@ -417,6 +447,7 @@ def queue_delete(
     name = self._queue_name(queue)
     if_unused, if_empty = boolean(if_unused, "if_unused"), boolean(if_empty, "if_empty")
     vhost = self._vhost
+    check_resource(self, "configure", "queue", name)  # spec 15.4
     target = vhost.queues.get(name)
     if target is None:
         return QueueDeleteOk(0)  # spec 2.10

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._access import check_resource, check_topic
 from ._errors import (
     AccessRefused,
     AMQPError,
@@ -66,6 +67,7 @@ def basic_publish(
             and type(body) is bytes
             and not immediate
             and not self._transactional
+            and ("write", "exchange", "") in self._access.cache  # permitted before (15.4)
         ):
             # the hot path: the default exchange to an existing plain queue that
             # nobody consumes from; anything else (errors included) takes the
@@ -118,6 +120,8 @@ def _publish(
     if type(routing_key) is not str or len(routing_key) > 63:
         routing_key = short_string(routing_key, "routing key")
     vhost = self._vhost
+    if ("write", "exchange", exchange) not in self._access.cache:
+        check_resource(self, "write", "exchange", exchange)  # spec 15.4, before existence
     target = vhost.exchanges.get(exchange)
     if target is None:
         if not exchange.isascii():
@@ -138,7 +142,11 @@ def _publish(
         ttl_ms = None
     else:
         props = to_properties(properties)
-        if props.user_id is not None and props.user_id != self.connection.user:
+        if (
+            props.user_id is not None
+            and props.user_id != self.connection.user
+            and "impersonator" not in self._broker.users.get(self.connection.user, ("", ()))[1]
+        ):  # spec 15.13
             raise PreconditionFailed(
                 f"user_id property set to '{props.user_id}' but authenticated user was '{self.connection.user}'"
             )  # spec 8.6
@@ -146,6 +154,9 @@ def _publish(
         keys, props, annotations = _cc_bcc(routing_key, props)
         if props.reply_to == REPLY_TO:
             props = attrs.evolve(props, reply_to=reply_key(self))
+    if target.type == "topic" and self._broker._access_control.topic_permissions:
+        for key in keys:
+            check_topic(self, "write", exchange, key)  # spec 15.11
     message = Message(exchange, routing_key, props, body, annotations)
     queues = vhost.route(target, keys, props.headers, message)
     if self._confirming:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from ._broker import DEFAULT_CONSUMER_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE, Broker
+from ._errors import NotFound
 from ._version import (
     DEFAULT_RABBITMQ_VERSION,
     KNOWN_RABBITMQ_VERSIONS,
@@ -40,9 +42,26 @@ def _hello() -> int:
 
 
 def _parse_user(text: str) -> tuple[str, str]:
+    """NAME:PASSWORD, NAME:@FILE (the file's first line) or NAME:env:VARIABLE, so that a
+    password need not show in ``ps``."""
     name, sep, password = text.partition(":")
     if not sep or not name:
-        raise argparse.ArgumentTypeError("users are given as NAME:PASSWORD")
+        raise argparse.ArgumentTypeError(
+            "users are given as NAME:PASSWORD, NAME:@FILE or NAME:env:VAR"
+        )
+    if password.startswith("@"):
+        try:
+            with open(password[1:], encoding="utf-8") as file:
+                password = file.readline().rstrip("\r\n")
+        except OSError as error:
+            raise argparse.ArgumentTypeError(
+                f"cannot read the password of {name}: {error}"
+            ) from None
+    elif password.startswith("env:"):
+        variable = password[4:]
+        if variable not in os.environ:
+            raise argparse.ArgumentTypeError(f"environment variable {variable} is not set")
+        password = os.environ[variable]
     return name, password
 
 
@@ -142,6 +161,15 @@ def _serve(args: argparse.Namespace) -> int:
             broker.add_user(name, password, tags=("administrator",))
         for vhost in args.vhost:
             broker.add_vhost(vhost)
+        for user, vhost, configure, write, read in args.permission:  # spec 15.4
+            try:
+                broker.set_permissions(user, configure, write, read, vhost=vhost)
+            except NotFound as error:  # no such user or vhost
+                print(
+                    f"amqpmodel serve: --permission {user} {vhost}: {error.reply_text}",
+                    file=sys.stderr,
+                )
+                return 2
         for component, name, text in args.parameter:  # shovels start here (spec 20.1)
             try:
                 broker.set_parameter(component, name, json.loads(text))
@@ -218,6 +246,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="add a user (repeatable); guest/guest exists unless --no-guest",
     )
     serve.add_argument(
+        "--permission",
+        action="append",
+        nargs=5,
+        default=[],
+        metavar=("USER", "VHOST", "CONFIGURE", "WRITE", "READ"),
+        help="give a user access to a vhost (repeatable), as rabbitmqctl set_permissions; "
+        "a user without one cannot open the vhost (guest has '.*' on '/')",
+    )
+    serve.add_argument(
         "--no-guest", action="store_true", help="do not create the default guest user"
     )
     serve.add_argument(
@@ -287,7 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=[],
         metavar=("COMPONENT", "NAME", "JSON"),
         help="set a runtime parameter in vhost '/' at start, as rabbitmqctl set_parameter; "
-        "a dynamic shovel: --parameter shovel NAME '{\"src-uri\": \"amqp://\", ...}' "
+        'a dynamic shovel: --parameter shovel NAME \'{"src-uri": "amqp://", ...}\' '
         "(repeatable)",
     )
     management_options.add_arguments(serve)

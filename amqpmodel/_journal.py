@@ -33,6 +33,8 @@ message, routing_keys)``                               whatever its delivery mod
 ``("delayed-", [seq, ...])``                           these were released when due (13.7)
 ``("delayed-exchange-", vhost, exchange)``             the exchange was deleted: what it held goes
 ``("stream-first", queue_id, offset)``                 a stream's retention moved its first offset
+``("access", kind, key, value)``                       a permission, topic permission or vhost limit
+                                                       set (value None: cleared)
 ``("policy", operator, vhost, name, as_dict)``         a policy (or operator policy) set
 ``("policy-", operator, vhost, name)``                 it was cleared
 =====================================================  ==========================================
@@ -276,6 +278,14 @@ class Journal:
 
     def delayed_exchange_deleted(self, exchange: Exchange) -> None:
         self._record(("delayed-exchange-", exchange.vhost_name, exchange.name))
+
+    def access_changed(
+        self, kind: str, key: tuple[str, ...], value: dict[str, Any] | None
+    ) -> None:
+        """A permission ("permission", key (user, vhost)), topic permission ("topic",
+        (user, vhost, exchange)) or vhost limit ("vhost-limits", (vhost,)) set to
+        ``value``, or cleared (None) (spec 15, 22)."""
+        self._record(("access", kind, key, value))
 
     def policy_changed(self, policy: Policy, operator: bool, present: bool) -> None:
         """A policy or operator policy set (``present``) or cleared (spec 14, 22)."""

@@ -224,7 +224,7 @@ class PrioritySingleActiveConsumers(SingleActiveConsumers):
 class QuorumQueue(Queue):
     """A quorum queue: durable, shared, replicated in RabbitMQ, one member here."""
 
-    __slots__ = ("_dead_letter_held", "_rejecting")
+    __slots__ = ("_dead_letter_held", "_rejecting", "_simple")
 
     queue_type = "quorum"
     kind: QueueType = QUORUM
@@ -250,6 +250,10 @@ class QuorumQueue(Queue):
             parsed=parsed,
         )
         self._ready: Any = QuorumReady()
+        # no TTL, no length limit: the publish hot path below. ``_plain`` stays False:
+        # the channel's shortcut for plain classic queues must not bypass _publish
+        self._simple = self._plain
+        self._plain = False
         if parsed.single_active_consumer:
             self._consumers = PrioritySingleActiveConsumers()
         self._rejecting = False  # reject-publish refuses until under the soft limit (11.22)
@@ -328,7 +332,7 @@ class QuorumQueue(Queue):
     def _settings_changed(self, old: QueueArguments) -> None:
         """A policy change applies to the running queue, limits evaluated at once (14.18)."""
         args = self._args
-        self._plain = (
+        self._simple = (
             args.message_ttl is None and args.max_length is None and args.max_length_bytes is None
         )
         if args.overflow == "reject-publish":
@@ -361,7 +365,7 @@ class QuorumQueue(Queue):
     ) -> bool:
         """Take a routed message; False when reject-publish refused it (spec 11.22)."""
         if (
-            self._plain  # no TTL, no length limit
+            self._simple  # no TTL, no length limit
             and ttl_ms is None
             and only_queue
             and self._journal is None

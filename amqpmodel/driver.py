@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ._broker import Broker
+from ._broker_access import restore_access
 from ._broker_policies import restore_policy
 from ._exchange import Exchange, exchange_type_factory
 from ._exchange_delayed import DelayedMessageExchangeType
@@ -107,6 +108,7 @@ __all__ = [
     "record_delivered",
     "register_parameter_component",
     "is_utf8",
+    "restore_access",
     "restore_binding",
     "restore_delayed",
     "restore_exchange",
@@ -123,7 +125,7 @@ log = logging.getLogger("amqpmodel.store")
 
 def restore_vhost(broker: Broker, name: str) -> None:
     """Bring back a virtual host (with its predeclared exchanges, spec 1.1)."""
-    broker.add_vhost(name)
+    broker.add_vhost(name, grant_default_user=False)  # permissions come back on their own
 
 
 def restore_user(broker: Broker, name: str, password_hash: str, tags: tuple[str, ...]) -> None:

@@ -15,7 +15,10 @@ except ImportError:  # pragma: no cover - not on Windows: no lock there
 __all__ = [
     "DATABASE_NAME",
     "SCHEMA_VERSION",
+    "ACCESS_INITIALIZED",
+    "ACCESS_PREFIX",
     "POLICY_PREFIX",
+    "access_key",
     "policy_key",
     "policy_vhost_prefix",
     "stream_offset_key",
@@ -42,6 +45,15 @@ def policy_key(operator: bool, vhost: str, name: str) -> str:
 
 def policy_vhost_prefix(operator: bool, vhost: str) -> str:
     return f"{POLICY_PREFIX}{int(operator)}\x1f{vhost}\x1f"
+
+
+ACCESS_PREFIX = "access\x1f"
+ACCESS_INITIALIZED = "access-initialized"  # set once permissions are kept (older dirs lack it)
+
+
+def access_key(kind: str, key: tuple[str, ...]) -> str:
+    """The ``meta`` key of a stored permission, topic permission or vhost limit."""
+    return ACCESS_PREFIX + kind + "\x1f" + "\x1f".join(key)
 
 
 def stream_offset_key(queue_id: int) -> str:

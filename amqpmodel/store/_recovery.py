@@ -14,6 +14,7 @@ from amqpmodel.driver import (
     Journal,
     Message,
     attach_journal,
+    restore_access,
     restore_binding,
     restore_delayed,
     restore_exchange,
@@ -25,7 +26,13 @@ from amqpmodel.driver import (
     restore_vhost,
 )
 
-from ._database import POLICY_PREFIX, stream_offset_key
+from ._database import (
+    ACCESS_INITIALIZED,
+    ACCESS_PREFIX,
+    POLICY_PREFIX,
+    access_key,
+    stream_offset_key,
+)
 from ._values import PropertiesCache, load_annotations, load_arguments
 
 __all__ = ["recover"]
@@ -47,6 +54,27 @@ def _meta(db: sqlite3.Connection, key: str) -> Any:
     return None if row is None else row[0]
 
 
+def _recover_access(broker: Broker, db: sqlite3.Connection) -> None:
+    """Permissions, topic permissions and vhost limits (spec 15). A data dir written
+    before permissions were kept gives every user full access to every vhost, as
+    amqpmodel did then, and records it."""
+    if _meta(db, ACCESS_INITIALIZED) is None:
+        for user in broker.users:
+            for vhost in broker.vhosts:
+                value = {"user": user, "vhost": vhost, "configure": ".*", "write": ".*", "read": ".*"}
+                db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                    (access_key("permission", (user, vhost)), json.dumps(value)),
+                )
+        db.execute("INSERT OR REPLACE INTO meta VALUES (?, 1)", (ACCESS_INITIALIZED,))
+    for key, value in db.execute(
+        "SELECT key, value FROM meta WHERE substr(key, 1, ?) = ?",
+        (len(ACCESS_PREFIX), ACCESS_PREFIX),
+    ):
+        kind = key[len(ACCESS_PREFIX) :].split("\x1f", 1)[0]
+        restore_access(broker, kind, json.loads(value))
+
+
 def recover(broker: Broker, db: sqlite3.Connection, path: str) -> Journal:
     """Rebuild ``broker`` from ``db``; messages come back redelivered as spec 22.17/22.18 say."""
     started = time.monotonic()
@@ -55,6 +83,7 @@ def recover(broker: Broker, db: sqlite3.Connection, path: str) -> Journal:
         restore_vhost(broker, name)
     for name, password_hash, tags in db.execute("SELECT name, password_hash, tags FROM users"):
         restore_user(broker, name, password_hash, tuple(marshal.loads(tags)))
+    _recover_access(broker, db)
     for key, value in db.execute(
         "SELECT key, value FROM meta WHERE substr(key, 1, ?) = ?",
         (len(POLICY_PREFIX), POLICY_PREFIX),

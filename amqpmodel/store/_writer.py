@@ -12,7 +12,13 @@ from typing import Any
 
 from amqpmodel.driver import Batch, Journal
 
-from ._database import policy_key, policy_vhost_prefix, stream_offset_key
+from ._database import (
+    ACCESS_INITIALIZED,
+    access_key,
+    policy_key,
+    policy_vhost_prefix,
+    stream_offset_key,
+)
 from ._values import argument_key, dump_annotations, dump_arguments, dump_properties
 
 __all__ = ["Writer"]
@@ -283,6 +289,16 @@ class Writer:
                 (vhost, name),
             )
             cascade.append((queue_id,))
+        elif kind == "access":
+            _, what, key, value = op
+            if value is None:
+                db.execute("DELETE FROM meta WHERE key = ?", (access_key(what, key),))
+            else:
+                db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                    (access_key(what, key), json.dumps(value)),
+                )
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, 1)", (ACCESS_INITIALIZED,))
         elif kind == "policy":
             _, operator, vhost, name, value = op
             db.execute(

@@ -582,6 +582,7 @@ def test_9_1_connect_as_unknown_user_is_403(broker: Broker) -> None:
 
 def test_9_1_connect_as_deleted_user_is_403(broker: Broker) -> None:
     broker.add_user("temp", "pw")
+    broker.set_permissions("temp")  # spec 15.4: no access without
     broker.connect(user="temp").close()
     broker.delete_user("temp")
     with pytest.raises(AccessRefused):

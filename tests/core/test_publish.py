@@ -528,6 +528,7 @@ def test_8_6_user_id_mismatch_is_406(broker: Broker, ch: Channel) -> None:
 
 def test_8_6_user_id_checked_against_the_connection_user(broker: Broker) -> None:
     broker.add_user("alice", "secret")
+    broker.set_permissions("alice")  # spec 15.4: no access without
     conn = broker.connect(user="alice")
     ch = conn.channel()
     ch.queue_declare("q")

@@ -207,6 +207,7 @@ def test_unknown_user_is_refused_at_login(broker: Broker) -> None:
             dropin.ConnectionParameters(credentials=credentials), broker=broker
         )
     broker.add_user("alice", "secret")
+    broker.set_permissions("alice")  # spec 15.4
     ok = dropin.BlockingConnection(
         dropin.URLParameters("amqp://alice:secret@db.example:5672/%2F"), broker=broker
     )

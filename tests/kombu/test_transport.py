@@ -42,6 +42,7 @@ def test_use_broker_restores_the_previous_default() -> None:
 def test_url_selects_vhost_and_user(amqp_broker: Broker) -> None:
     amqp_broker.add_vhost("staging")
     amqp_broker.add_user("app", "secret")
+    amqp_broker.set_permissions("app", vhost="staging")  # spec 15.4
     with use_broker(amqp_broker):
         with kombu.Connection("amqpmodel://app:wrong-password@/staging") as conn:
             conn.default_channel.queue_declare("q", auto_delete=False)

@@ -36,6 +36,9 @@ def server_process() -> Iterator[tuple[subprocess.Popen[str], int]]:
             "app:s3cret",
             "--vhost",
             "staging",
+            # spec 15.4: a user opens only the vhosts it has permissions on
+            *("--permission", "app", "staging", ".*", ".*", ".*"),
+            *("--permission", "app", "/", ".*", ".*", ".*"),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

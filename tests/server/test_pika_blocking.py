@@ -1048,6 +1048,7 @@ def test_added_user_can_log_in(
     connect_pika: Callable[..., pika.BlockingConnection],
 ) -> None:
     server_broker.add_user("alice", "s3cret")
+    server_broker.set_permissions("alice")  # spec 15.4
     connection = connect_pika(make_url(user="alice", password="s3cret"))
     ch = connection.channel()
     ch.queue_declare("q")

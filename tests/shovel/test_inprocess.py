@@ -409,6 +409,7 @@ def test_shovels_in_other_vhosts(source: Broker) -> None:
 def test_the_source_uri_names_the_user_and_a_list_is_tried_in_turn(source: Broker) -> None:
     # spec 20.2: a random URI of the list, then another until one connects
     source.add_user("alice", "secret")
+    source.set_permissions("alice")  # spec 15.4
     channel_of(source).queue_declare("in")
     shovel(source, src_uri=["amqp:///missing", "amqp://alice@/%2F"], src_queue="in", dest_queue="o")
     running(source)

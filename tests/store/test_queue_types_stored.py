@@ -15,6 +15,7 @@ def test_quorum_queue_keeps_transient_messages_spec_11_34(restart: Restart) -> N
     broker = restart()
     ch = broker.connect().channel()
     ch.queue_declare("q", durable=True, arguments={"x-queue-type": "quorum"})
+    ch.basic_publish("", "q", b"first")
     ch.basic_publish("", "q", b"transient")
     ch.basic_publish("", "q", b"mode1", BasicProperties(delivery_mode=1))
     ch.basic_publish("", "q", b"persistent", BasicProperties(delivery_mode=2))
@@ -24,7 +25,8 @@ def test_quorum_queue_keeps_transient_messages_spec_11_34(restart: Restart) -> N
     ch = broker.connect().channel()
     queue = broker.queues["q"]
     assert queue.queue_type == "quorum"
-    assert [m.body for m in queue.peek()] == [b"mode1", b"persistent"]
+    assert [m.body for m in queue.peek()] == [b"transient", b"mode1", b"persistent"]
+    ch.basic_get("q", auto_ack=True)
     method, properties, body = ch.basic_get("q", auto_ack=True)
     assert (body, properties.delivery_mode) == (b"mode1", 1)  # the mode is kept
 
