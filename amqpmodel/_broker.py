@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import _broker_access, _broker_policies
+from . import _broker_access, _broker_policies, _trace
 from ._access import AccessControl, check_vhost_access
 from ._clock import Clock, MonotonicClock, VirtualClock
 from ._errors import AccessRefused, CallbacksDidNotSettle, ConnectionForced, NotAllowed
@@ -245,6 +245,11 @@ class Broker:
     set_vhost_limits = _broker_access.set_vhost_limits
     clear_vhost_limits = _broker_access.clear_vhost_limits
     vhost_limits = _broker_access.vhost_limits
+
+    # ----------------------------------------------------------------- tracing (spec 17)
+
+    trace_on = _trace.trace_on
+    trace_off = _trace.trace_off
 
     # ----------------------------------------------------------------- policies (spec 14)
 

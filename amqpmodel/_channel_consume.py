@@ -19,6 +19,7 @@ from ._queue import Consumer, Queue
 from ._ready import QueueEntry
 from ._reply_to import REPLY_TO, ReplyConsumer, check_reply_consumer
 from ._timers import INFINITY
+from ._trace import trace_deliver
 from ._validation import boolean, generate_name, integer, short_string
 
 if TYPE_CHECKING:
@@ -91,6 +92,8 @@ def basic_get(
         properties = entry.properties
         if properties.headers is not None and self.connection._private_properties:
             properties = delivered_properties(properties)  # the queue's copy stays as it is
+        if self._vhost.tracing:
+            trace_deliver(self, target, entry.message, entry.redelivered)  # spec 17.4
         return method, properties, entry.body
     finally:
         self._lock.release()
@@ -326,6 +329,8 @@ def _deliver(self: Channel, consumer: Consumer, queue: Queue, entry: QueueEntry)
             entry.body,
         )
     )
+    if self._vhost.tracing:
+        trace_deliver(self, queue, entry.message, entry.redelivered)  # spec 17.4
 
 
 @amqp_method(60, 10)

@@ -28,6 +28,7 @@ from ._properties import (
 from ._queue import Queue
 from ._reply_to import REPLY_TO, REPLY_TO_PREFIX, reply_key
 from ._timers import INFINITY
+from ._trace import trace_publish
 from ._validation import entity_name, parse_expiration, short_string
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ def basic_publish(
             and not immediate
             and not self._transactional
             and ("write", "exchange", "") in self._access.cache  # permitted before (15.4)
+            and not self._vhost.tracing  # spec 17.3
         ):
             # the hot path: the default exchange to an existing plain queue that
             # nobody consumes from; anything else (errors included) takes the
@@ -159,6 +161,8 @@ def _publish(
             check_topic(self, "write", exchange, key)  # spec 15.11
     message = Message(exchange, routing_key, props, body, annotations)
     queues = vhost.route(target, keys, props.headers, message)
+    if vhost.tracing:
+        trace_publish(self, message, keys, queues)  # spec 17.3: after routing, unroutable too
     if self._confirming:
         self._publish_seq += 1
     if not queues and target is vhost.default_exchange and routing_key.startswith(REPLY_TO_PREFIX):

@@ -59,6 +59,8 @@ class VirtualHost:
         # by name (spec 14.1, 14.9); see _policies.py and Broker.set_policy
         self.policies: dict[str, Policy] = {}
         self.operator_policies: dict[str, Policy] = {}
+        # the firehose tracer is on (spec 17.1; Broker.trace_on)
+        self.tracing = False
         self.exchanges: dict[str, Exchange] = {}
         self.queues: dict[str, Queue] = {}
         # messages the vhost itself dropped, by reason ("unroutable", "dead_letter_unroutable", ...)
