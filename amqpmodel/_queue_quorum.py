@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import attrs
+
 from ._dispatch import REMOVED, SingleActiveConsumers
 from ._errors import NotImplementedByBroker, ResourceLocked
 from ._field_values import TAGGED_INTS
@@ -54,7 +56,7 @@ class QuorumEntry(Entry):
     later one when a requeue sent it to the back (11.17).
     """
 
-    __slots__ = ("count", "order")
+    __slots__ = ("acquired", "count", "order")
 
     storage: ClassVar[str] = "always"  # spec 11.34: stored whatever the delivery mode
 
@@ -65,20 +67,25 @@ class QuorumEntry(Entry):
         self.deadline = deadline
         self.redelivered = False
         self.count = 0
+        self.acquired = 0  # 4.3's second counter (spec 11.15); 0 before 4.3
         self.order = seq
 
     @property
     def properties_owned(self) -> bool:  # type: ignore[override]
-        return self.count > 0  # then ``properties`` is a new object each time
+        return bool(self.count or self.acquired)  # then ``properties`` is new each time
 
     @property
     def properties(self) -> BasicProperties:
-        """The message's properties, with ``x-delivery-count`` once it came back (11.14)."""
+        """The message's properties, with ``x-delivery-count`` once it came back (11.14)
+        and, from 4.3, ``x-acquired-count`` (11.15), each once its counter is > 0."""
         properties = self.message.properties
-        if not self.count:
+        if not self.count and not self.acquired:
             return properties
         headers = dict(properties.headers) if properties.headers else {}
-        headers["x-delivery-count"] = _LONG(self.count)
+        if self.acquired:
+            headers["x-acquired-count"] = _LONG(self.acquired)
+        if self.count:
+            headers["x-delivery-count"] = _LONG(self.count)
         return with_headers(properties, headers)
 
 
@@ -178,6 +185,65 @@ class QuorumReady:
         self.count = 0
 
 
+class StrictQuorumReady(QuorumReady):
+    """RabbitMQ 4.3's priorities (spec 11.23, 0.x.8): levels 0-31, the highest first,
+    values clamped, a missing priority counting as 4; the returns list still first.
+    ``high``/``normal`` stay empty: the levels are kept here."""
+
+    __slots__ = ("levels",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.levels: list[deque[QueueEntry]] = [deque() for _ in range(32)]
+
+    def push(self, entry: QueueEntry) -> None:
+        priority = entry.message.properties.priority
+        level = 4 if priority is None else max(0, min(31, priority))
+        self.levels[level].append(entry)
+        self.count += 1
+
+    def push_back(self, entry: QuorumEntry, order: int) -> None:
+        entry.order = order
+        self.push(entry)
+
+    def _top(self) -> deque[QueueEntry]:
+        for level in reversed(self.levels):
+            if level:
+                return level
+        raise IndexError("no ready message")
+
+    def head(self) -> QueueEntry | None:
+        if self.returns:
+            return self.returns[0]
+        return self._top()[0] if self.count else None
+
+    def pop(self) -> QueueEntry:
+        self.count -= 1
+        if self.returns:
+            return self.returns.popleft()
+        return self._top().popleft()
+
+    def __iter__(self) -> Iterator[QueueEntry]:
+        yield from self.returns
+        for level in reversed(self.levels):
+            yield from level
+
+    def clear(self) -> None:
+        super().clear()
+        for level in self.levels:
+            level.clear()
+
+
+class IgnoredPriorityQuorumReady(QuorumReady):
+    """RabbitMQ 3.13: quorum queues ignore ``priority`` (spec 11.23, 0.x.8)."""
+
+    __slots__ = ()
+
+    def push(self, entry: QueueEntry) -> None:
+        self.normal.append(entry)
+        self.count += 1
+
+
 class PrioritySingleActiveConsumers(SingleActiveConsumers):
     """Single active consumer of a quorum queue: a waiting consumer with a higher
     x-priority takes over once the active one has no unacked messages, and the
@@ -224,7 +290,7 @@ class PrioritySingleActiveConsumers(SingleActiveConsumers):
 class QuorumQueue(Queue):
     """A quorum queue: durable, shared, replicated in RabbitMQ, one member here."""
 
-    __slots__ = ("_dead_letter_held", "_rejecting", "_simple")
+    __slots__ = ("_dead_letter_held", "_rejecting", "_simple", "_two_levels", "_version")
 
     queue_type = "quorum"
     kind: QueueType = QUORUM
@@ -249,7 +315,17 @@ class QuorumQueue(Queue):
             arguments=arguments,
             parsed=parsed,
         )
-        self._ready: Any = QuorumReady()
+        version = vhost._broker.rabbitmq_version
+        self._version = version
+        self._ready: Any = {
+            "strict": StrictQuorumReady,
+            "ignored": IgnoredPriorityQuorumReady,
+        }.get(version.quorum_priorities, QuorumReady)()
+        self._two_levels = type(self._ready) is QuorumReady  # the publish shortcut below
+        if not parsed.delivery_limit_declared and version.quorum_default_delivery_limit is None:
+            # 3.13: no default delivery limit (spec 0.x.6)
+            self._declared = attrs.evolve(parsed, delivery_limit=None)
+            self._args = attrs.evolve(self._args, delivery_limit=None)
         # no TTL, no length limit: the publish hot path below. ``_plain`` stays False:
         # the channel's shortcut for plain classic queues must not bypass _publish
         self._simple = self._plain
@@ -305,7 +381,7 @@ class QuorumQueue(Queue):
         """Consumer arguments of another type are refused (11.10); a channel with an
         active global limit cannot consume (11.29); exclusive is not enforced (11.25)."""
         where = self._vhost.describe("queue", self.name)
-        check_consume_arguments(self.kind, arguments, where)
+        check_consume_arguments(self.kind, arguments, where, self._version)
         if channel._global_prefetch:
             raise NotImplementedByBroker(f"{where} does not support global qos")
         return int(arguments.get("x-priority", 0))
@@ -315,8 +391,8 @@ class QuorumQueue(Queue):
             raise ResourceLocked(
                 f"cannot obtain access to locked queue '{self.name}' in vhost "
                 f"'{self.vhost_name}'. basic.get operations are not supported by "
-                '<<"quorum">> queues with single active consumer'
-            )  # spec 11.25
+                f"{self._version.sac_get_queue_type_shown} queues with single active consumer"
+            )  # spec 11.25, 0.x.20
 
     def _check_delete(self, if_unused: bool, if_empty: bool) -> None:
         flag = "if-unused" if if_unused else "if-empty" if if_empty else None
@@ -366,6 +442,7 @@ class QuorumQueue(Queue):
         """Take a routed message; False when reject-publish refused it (spec 11.22)."""
         if (
             self._simple  # no TTL, no length limit
+            and self._two_levels
             and ttl_ms is None
             and only_queue
             and self._journal is None
@@ -419,13 +496,7 @@ class QuorumQueue(Queue):
             if consumer is not None:
                 consumer.channel._deliver(consumer, self, entry)
                 return True
-        # QuorumReady.push, inlined
-        priority = message.properties.priority
-        if priority is not None and priority > _HIGH_PRIORITY_ABOVE:
-            ready.high.append(entry)
-        else:
-            ready.normal.append(entry)
-        ready.count += 1
+        ready.push(entry)
         self._ready_bytes += len(message.body)
         if limited:
             assert now is not None
@@ -460,13 +531,20 @@ class QuorumQueue(Queue):
         if type(entry) is not QuorumEntry:  # its first return: it needs a count now
             assert isinstance(entry, Message)
             entry = QuorumEntry(entry, entry.seq, entry.deadline)
-        entry.count += 1
+        if self._version.quorum_acquired_count:
+            # 4.3 (spec 11.15): every return is acquired; only a reject with requeue
+            # or a lost channel is a failed delivery, which the limit counts
+            entry.acquired += 1
+            if how in ("requeue", "lost"):
+                entry.count += 1
+        else:
+            entry.count += 1  # 4.0-4.2: one counter, every return (11.13)
         entry.redelivered = True
         limit = self._args.delivery_limit
         if limit is not None and entry.count > limit:
             self._dead_letter_or_drop(entry, "delivery_limit", now)
             return
-        if limit is None and how != "lost":
+        if limit is None and how != "lost" and self._version.quorum_requeue_to_back:
             self._ready.push_back(entry, next(self._sequence))
         else:
             self._ready.requeue(entry)

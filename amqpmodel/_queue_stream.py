@@ -220,7 +220,7 @@ class StreamQueue(Queue):
     ) -> int:
         """Arguments first (12.4, 12.12), then prefetch, no-ack and global qos (12.13)."""
         where = self._vhost.describe("queue", self.name)
-        check_consume_arguments(self.kind, arguments, where)
+        check_consume_arguments(self.kind, arguments, where, self._vhost._broker.rabbitmq_version)
         self._start_offset(arguments.get("x-stream-offset"), where)
         if not channel._prefetch:
             raise PreconditionFailed(f"consumer prefetch count is not set for stream {where}")
