@@ -453,6 +453,80 @@ def queue_type_table(n: int, repeat: int) -> bool:
     return all_met
 
 
+# --------------------------------------------------------------------------- access control
+
+
+def access_workloads(restricted: bool) -> dict[str, Workload]:
+    """publish and consume+ack as a user with regex permissions in a vhost with 100
+    policies (``restricted``), or as guest with neither."""
+    from amqpmodel import Broker
+
+    def setup(preload: int) -> tuple[Broker, object]:
+        broker = Broker()
+        user = "guest"
+        if restricted:
+            for i in range(100):
+                broker.set_policy(f"p{i}", f"^other-{i}-", {"max-length": 1000 + i}, priority=i)
+            broker.add_user("app", "secret")
+            broker.set_permissions(
+                "app", "^(bench|amq\\.gen.*)$", "^(amq\\.default|bench)$", "^bench$"
+            )
+            user = "app"
+        ch = broker.connect(user=user).channel()
+        ch.queue_declare("bench")
+        for _ in range(preload):
+            ch.basic_publish("", "bench", BODY)
+        return broker, ch
+
+    def publish(n: int) -> float:
+        _, ch = setup(0)
+        publish = ch.basic_publish
+
+        def run() -> None:
+            for _ in range(n):
+                publish("", "bench", BODY)
+
+        return timed(run)
+
+    def consume(n: int) -> float:
+        broker, ch = setup(n)
+        ack = ch.basic_ack
+
+        def on_message(channel: object, method: object, props: object, body: bytes) -> None:
+            ack(method.delivery_tag)  # type: ignore[attr-defined]
+
+        def run() -> None:
+            ch.basic_qos(prefetch_count=PREFETCH)
+            ch.basic_consume("bench", on_message)
+            broker.run_until_idle(max_rounds=None)
+
+        return timed(run)
+
+    return {"publish": publish, "consume+ack": consume}
+
+
+ACCESS_TARGET = 0.90  # issue 13: at least 90% of the rates without them
+
+
+def access_table(n: int, repeat: int) -> bool:
+    plain = {k: best_rate(f, n, repeat) for k, f in access_workloads(False).items()}
+    guarded = {k: best_rate(f, n, repeat) for k, f in access_workloads(True).items()}
+    print("\nregex permissions and 100 policies on the vhost, against neither")
+    header = f"{'workload':<12} {'plain':>11} {'guarded':>11} {'ratio':>7} {'target':>7} {'met':>4}"
+    print(header)
+    print("-" * len(header))
+    all_met = True
+    for name in plain:
+        ratio = guarded[name] / plain[name]
+        met = "yes" if ratio >= ACCESS_TARGET else "NO"
+        all_met &= met == "yes"
+        print(
+            f"{name:<12} {fmt_rate(plain[name]):>11} {fmt_rate(guarded[name]):>11} "
+            f"{ratio:>6.2f}x {f'>={ACCESS_TARGET:.0%}':>7} {met:>4}"
+        )
+    return all_met
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="messages per workload")
@@ -503,6 +577,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{fmt_ratio(amq, flo):>9} {f'>={FLOOR_TARGET:.0%}':>6} {floor_met:>3}"
         )
     all_met &= queue_type_table(n, args.repeat)
+    all_met &= access_table(n, args.repeat)
     print(f"\nall targets met: {'yes' if all_met else 'NO'}")
     print("kombu's memory transport has no publisher confirms (n/a).")
     return 0
