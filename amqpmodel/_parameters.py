@@ -168,6 +168,7 @@ class Parameters:
             self._values[key] = copy
         if old is not _MISSING and _same(old, copy):
             return
+        self._stored(key, copy)
         for listener in list(self._listeners):
             listener("set", vhost, component, name, _json_copy(copy))
         handler.notify(self._broker, vhost, name, _json_copy(copy))
@@ -179,7 +180,21 @@ class Parameters:
             value = self._values.pop((vhost, component, name), _MISSING)
         if value is _MISSING:
             raise ParameterError("Parameter does not exist")
+        self._stored((vhost, component, name), None)
         self._cleared(vhost, component, name)
+
+    def _stored(self, key: tuple[str, str, str], value: Any) -> None:
+        """Record a set (or a clear: None) for a store, as RabbitMQ keeps parameters."""
+        broker = self._broker
+        with broker._lock:
+            journal = broker._journal
+            if journal is not None:
+                vhost, component, name = key
+                record = None
+                if value is not None:
+                    record = {"vhost": vhost, "component": component, "name": name, "value": value}
+                journal.access_changed("parameter", key, record)
+                journal.sync_entities()
 
     def _cleared(self, vhost: str, component: str, name: str) -> None:
         for listener in list(self._listeners):
@@ -204,6 +219,7 @@ class Parameters:
             for key in keys:
                 del self._values[key]
         for v, component, name in keys:
+            self._stored((v, component, name), None)
             self._cleared(v, component, name)
 
     def add_listener(self, listener: ParameterListener) -> None:

@@ -61,7 +61,13 @@ def _recover_access(broker: Broker, db: sqlite3.Connection) -> None:
     if _meta(db, ACCESS_INITIALIZED) is None:
         for user in broker.users:
             for vhost in broker.vhosts:
-                value = {"user": user, "vhost": vhost, "configure": ".*", "write": ".*", "read": ".*"}
+                value = {
+                    "user": user,
+                    "vhost": vhost,
+                    "configure": ".*",
+                    "write": ".*",
+                    "read": ".*",
+                }
                 db.execute(
                     "INSERT OR REPLACE INTO meta VALUES (?, ?)",
                     (access_key("permission", (user, vhost)), json.dumps(value)),
@@ -72,7 +78,25 @@ def _recover_access(broker: Broker, db: sqlite3.Connection) -> None:
         (len(ACCESS_PREFIX), ACCESS_PREFIX),
     ):
         kind = key[len(ACCESS_PREFIX) :].split("\x1f", 1)[0]
-        restore_access(broker, kind, json.loads(value))
+        if kind != "parameter":  # parameters come back last, once their queues exist
+            restore_access(broker, kind, json.loads(value))
+
+
+def _recover_parameters(broker: Broker, db: sqlite3.Connection) -> None:
+    """Runtime parameters (shovels start again, spec 20), after the queues they read."""
+    prefix = ACCESS_PREFIX + "parameter\x1f"
+    for _key, value in db.execute(
+        "SELECT key, value FROM meta WHERE substr(key, 1, ?) = ?", (len(prefix), prefix)
+    ):
+        record = json.loads(value)
+        try:
+            broker.set_parameter(
+                record["component"], record["name"], record["value"], record["vhost"]
+            )
+        except (ValueError, AMQPError) as error:  # a component this version refuses
+            log.warning(
+                "parameter %s/%s not recovered: %s", record["component"], record["name"], error
+            )
 
 
 def recover(broker: Broker, db: sqlite3.Connection, path: str) -> Journal:
@@ -180,6 +204,7 @@ def recover(broker: Broker, db: sqlite3.Connection, path: str) -> Journal:
     if orphans:
         db.executemany("DELETE FROM messages WHERE seq = ?", orphans)
     db.execute("INSERT OR REPLACE INTO meta VALUES ('clean', 0)")
+    _recover_parameters(broker, db)
     journal = attach_journal(broker, last_seq + 1)
     broker.tick()  # spec 13.10: overdue delayed messages are delivered at once
     if dropped:

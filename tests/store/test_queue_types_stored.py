@@ -3,6 +3,7 @@ mode (spec 11.34, 12.19, 22.19, 22.20)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -108,3 +109,25 @@ def test_policies_survive_and_limits_are_reapplied_at_recovery_spec_22_23(
     broker = restart(broker)
     assert broker.list_policies() == []
     assert broker.queues["jobs"].policy is None
+
+
+def test_parameters_survive_and_shovels_start_again_spec_20(restart: Restart) -> None:
+    broker = restart()
+    ch = broker.connect().channel()
+    ch.queue_declare("from", durable=True)
+    ch.queue_declare("to", durable=True)
+    value = {"src-uri": "amqp://", "src-queue": "from", "dest-uri": "amqp://", "dest-queue": "to"}
+    broker.set_parameter("shovel", "move", value)
+    broker.clear_parameter("shovel", "move")
+    broker.set_parameter("shovel", "move", value)
+    broker = restart(broker)
+    assert [p["name"] for p in broker.list_parameters("shovel")] == ["move"]
+    ch = broker.connect().channel()
+    ch.basic_publish("", "from", b"moved", BasicProperties(delivery_mode=2))
+    deadline = time.monotonic() + 5
+    while broker.queues["to"].messages_ready == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [m.body for m in broker.queues["to"].peek()] == [b"moved"]
+    broker.clear_parameter("shovel", "move")
+    broker = restart(broker)
+    assert broker.list_parameters() == []
