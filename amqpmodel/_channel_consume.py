@@ -310,6 +310,8 @@ def _deliver(self: Channel, consumer: Consumer, queue: Queue, entry: QueueEntry)
         self._unacked[tag] = (entry, queue, consumer)
         if not self._ack_armed:
             self._watch_acks(tag)
+        if consumer.timeout_watch is not None:
+            consumer.timeout_watch.delivered(tag, self._now())  # 4.3 quorum (spec 11.32)
         consumer.unacked += 1
         self._global_unacked += 1
         queue._unacked += 1

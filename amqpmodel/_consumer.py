@@ -15,6 +15,7 @@ import attrs
 
 if TYPE_CHECKING:
     from ._channel import Channel
+    from ._consumer_timeout import ConsumerTimeout
     from ._dispatch import Waitlist
     from ._queue import Queue
 
@@ -62,6 +63,7 @@ class Consumer:
         "queue",
         "registered",
         "tag",
+        "timeout_watch",
         "unacked",
     )
 
@@ -97,6 +99,8 @@ class Consumer:
         self._state = 0  # SINGLE until its queue places it
         self._waitlist: Waitlist | None = None
         self._channel_seq = 0
+        # 4.3's per-consumer timeout of quorum queues (see _consumer_timeout.py); None: none
+        self.timeout_watch: ConsumerTimeout | None = None
 
     def __lt__(self, other: object) -> bool:
         return False  # heap entries tie only on out-of-date ones; either may come first

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
+from ._consumer_timeout import watch_consumer
 from ._dispatch import REMOVED, SingleActiveConsumers
 from ._errors import NotImplementedByBroker, ResourceLocked
 from ._field_values import TAGGED_INTS
@@ -404,6 +405,11 @@ class QuorumQueue(Queue):
 
     def _touch_on_declare(self) -> None:
         """A redeclare does not renew x-expires (spec 11.33)."""
+
+    def _add_consumer(self, consumer: Consumer) -> None:
+        if self._version.quorum_consumer_timeout:
+            watch_consumer(self, consumer)  # 4.3: timed per consumer (spec 11.32)
+        super()._add_consumer(consumer)
 
     def _settings_changed(self, old: QueueArguments) -> None:
         """A policy change applies to the running queue, limits evaluated at once (14.18)."""
