@@ -24,8 +24,9 @@ Model rules, stated once here:
   matches, to reproduce those false positives.
 
 A log entry is the message itself when no other queue took it (as in a
-classic queue), with ``deadline`` holding its write time; offsets are
-positions: ``first_offset`` plus the index in the log.
+classic queue); offsets are positions, ``first_offset`` plus the index in the
+log; write times are kept per millisecond, as RabbitMQ's timestamps are, one
+per run of messages written in the same millisecond (see ``StreamLog``).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from ._properties import BasicProperties, Message, clone_properties
 from ._queue import Queue
 from ._queue_types import STREAM, QueueType, check_consume_arguments, parse_max_age
 from ._ready import Entry, QueueEntry
-from ._stream_log import Retired, StreamDelivery, StreamLog, written_at
+from ._stream_log import Retired, Stored, StreamDelivery, StreamLog
 
 if TYPE_CHECKING:
     from ._arguments import QueueArguments
@@ -385,14 +386,14 @@ class StreamQueue(Queue):
         entry: QueueEntry
         if only_queue:
             message.seq = next(self._sequence)
-            message.deadline = now  # the write time, not an expiry
             entry = message
         else:
-            entry = Entry(message, next(self._sequence), now)
+            entry = Entry(message, next(self._sequence))
         log = self._ready
-        rolled = log.append(entry, self._args.segment_size_bytes)
+        rolled = log.append(entry, self._args.segment_size_bytes, now)
         if self._journal is not None:
-            self._journal.message_enqueued(self, entry)  # spec 12.19, 22.19
+            # spec 12.19, 22.19; the record carries the write time
+            self._journal.message_enqueued(self, Stored(entry, now))  # type: ignore[arg-type]
         if rolled:
             self._retain(now)
         if self._args.max_age_ms is not None and self._age_timer is None:
@@ -450,7 +451,7 @@ class StreamQueue(Queue):
             if index + 1 < len(log.segments)
             else log.count
         )
-        return written_at(log.entries[stop - 1]) if stop > 0 else float("inf")
+        return log.written_at(log.first_offset + stop - 1) if stop > 0 else float("inf")
 
     def _arm_age_timer(self, now: float) -> None:
         self._age_timer = now + _HOUR
@@ -501,9 +502,14 @@ class StreamQueue(Queue):
         self._retain(now)
 
     def _restore_ready(self, messages: list[QueueEntry]) -> None:
+        """Messages a store read back, with their write times in ``deadline``."""
         log = self._ready
+        now = self._vhost._now()
         for entry in messages:
-            log.append(entry, self._args.segment_size_bytes)
+            written = entry.deadline if entry.deadline is not None else now
+            if isinstance(entry, Message):
+                entry.deadline = None  # a stream message expires by retention only
+            log.append(entry, self._args.segment_size_bytes, written)
         self.stats.enqueued += len(messages)
 
 

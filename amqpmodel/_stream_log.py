@@ -3,14 +3,14 @@ a message with its offset (12.17), and a message retention removed, as a store s
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from typing import ClassVar
 
 from ._properties import Annotations, BasicProperties, Message
 from ._ready import QueueEntry
 
-__all__ = ["MESSAGE_OVERHEAD", "Retired", "StreamDelivery", "StreamLog", "written_at"]
+__all__ = ["MESSAGE_OVERHEAD", "Retired", "StreamDelivery", "StreamLog", "Stored"]
 
 MESSAGE_OVERHEAD = 64  # bytes counted per message on top of its body, for segment sizes
 
@@ -18,10 +18,24 @@ MESSAGE_OVERHEAD = 64  # bytes counted per message on top of its body, for segme
 class StreamLog:
     """The retained messages and their segments; ``count`` as a ready store has it."""
 
-    __slots__ = ("count", "entries", "first_offset", "segments", "segment_bytes", "total_bytes")
+    __slots__ = (
+        "count",
+        "entries",
+        "first_offset",
+        "run_starts",
+        "run_times",
+        "segments",
+        "segment_bytes",
+        "total_bytes",
+    )
 
     def __init__(self) -> None:
-        self.entries: list[QueueEntry] = []  # oldest first; deadline = write time
+        self.entries: list[QueueEntry] = []  # oldest first
+        # write times, as RabbitMQ keeps them (milliseconds), one per run of messages
+        # written in the same millisecond: run_starts[i] is the first offset of run i.
+        # A message then costs no more than in a classic queue.
+        self.run_starts: list[int] = []
+        self.run_times: list[float] = []
         self.first_offset = 0
         self.count = 0
         self.segments: list[int] = [0]  # the first offset of each segment, oldest first
@@ -46,14 +60,21 @@ class StreamLog:
 
     def clear(self) -> None:
         self.entries.clear()
+        self.run_starts.clear()
+        self.run_times.clear()
         self.first_offset += self.count
         self.count = 0
         self.segments = [self.first_offset]
         self.segment_bytes = [0]
         self.total_bytes = 0
 
-    def append(self, entry: QueueEntry, segment_limit: int) -> bool:
-        """Add a message; True when it opened a new segment (a roll-over, 12.10)."""
+    def append(self, entry: QueueEntry, segment_limit: int, written: float) -> bool:
+        """Add a message written at ``written`` (seconds); True when it opened a new
+        segment (a roll-over, 12.10)."""
+        written = int(written * 1000) / 1000  # RabbitMQ's millisecond timestamps
+        if not self.run_times or self.run_times[-1] != written:
+            self.run_starts.append(self.first_offset + self.count)
+            self.run_times.append(written)
         size = len(entry.body) + MESSAGE_OVERHEAD
         rolled = False
         if self.segment_bytes[-1] and self.segment_bytes[-1] + size > segment_limit:
@@ -78,18 +99,25 @@ class StreamLog:
         self.first_offset += cut
         self.count -= cut
         self.total_bytes -= sum(len(entry.body) for entry in gone)
+        # the runs that ended before the new first offset go; one may now start at it
+        keep = bisect_right(self.run_starts, self.first_offset) - 1
+        if keep > 0:
+            del self.run_starts[:keep]
+            del self.run_times[:keep]
+        if self.run_starts:
+            self.run_starts[0] = self.first_offset
         return gone
+
+    def written_at(self, offset: int) -> float:
+        """When the message at ``offset`` was written (milliseconds precision)."""
+        return self.run_times[bisect_right(self.run_starts, offset) - 1]
 
     def first_written_at_or_after(self, when: float) -> int:
         """The offset of the first message written at or after ``when`` (else next)."""
-        index = bisect_left(self.entries, when, key=written_at)
-        return self.first_offset + index
-
-
-def written_at(entry: QueueEntry) -> float:
-    written = entry.deadline
-    assert written is not None
-    return written
+        index = bisect_left(self.run_times, when)
+        if index == len(self.run_times):
+            return self.next_offset
+        return max(self.run_starts[index], self.first_offset)
 
 
 class StreamDelivery:
@@ -146,3 +174,46 @@ class Retired:
     @property
     def message(self) -> Message:
         return self.entry.message
+
+
+class Stored:
+    """A stream message as the store's change feed records it: the entry with its
+    write time in the ``deadline`` column (a stream's messages have no TTL), so a
+    restart gives the log its times back."""
+
+    __slots__ = ("deadline", "entry")
+
+    storage: ClassVar[str] = "always"
+    redelivered: ClassVar[bool] = False
+
+    def __init__(self, entry: QueueEntry, written: float) -> None:
+        self.entry = entry
+        self.deadline = written
+
+    @property
+    def seq(self) -> int:
+        return self.entry.seq
+
+    @property
+    def message(self) -> Message:
+        return self.entry.message
+
+    @property
+    def exchange(self) -> str:
+        return self.entry.exchange
+
+    @property
+    def routing_key(self) -> str:
+        return self.entry.routing_key
+
+    @property
+    def body(self) -> bytes:
+        return self.entry.body
+
+    @property
+    def annotations(self) -> Annotations | None:
+        return self.entry.annotations
+
+    @property
+    def properties(self) -> BasicProperties:
+        return self.entry.message.properties
