@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import _broker_access, _broker_policies, _trace
+from . import _broker_access, _broker_policies, _definitions, _trace
 from ._access import AccessControl, check_vhost_access
 from ._clock import Clock, MonotonicClock, VirtualClock
 from ._errors import AccessRefused, CallbacksDidNotSettle, ConnectionForced, NotAllowed
@@ -259,6 +259,11 @@ class Broker:
     clear_operator_policy = _broker_policies.clear_operator_policy
     list_policies = _broker_policies.list_policies
     list_operator_policies = _broker_policies.list_operator_policies
+
+    # ----------------------------------------------------------------- definitions (spec 16)
+
+    export_definitions = _definitions.export_definitions
+    import_definitions = _definitions.import_definitions
 
     # ----------------------------------------------------------------- runtime parameters
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ._access import Permission, TopicPermission
 from ._errors import NotFound
 from ._parameters import ParameterError, erlang_term
-from ._passwords import hash_password
+from ._passwords import DEFAULT_HASHING_ALGORITHM, hash_password, hashing_algorithm
 
 if TYPE_CHECKING:
     from ._broker import Broker
@@ -169,7 +169,8 @@ def list_users(self: Broker) -> list[dict[str, Any]]:
             {
                 "name": name,
                 "password_hash": password_hash,
-                "hashing_algorithm": "rabbit_password_hashing_sha256",
+                # the scheme that made the hash (spec 15.2); a passwordless user: the default
+                "hashing_algorithm": hashing_algorithm(password_hash) or DEFAULT_HASHING_ALGORITHM,
                 "tags": list(tags),
                 "limits": {},
             }

@@ -34,6 +34,10 @@ Inspection (for a management API, metrics, views): ``inspection_lock(broker)``
     (hold it to read several entities consistently while other threads use the
     broker), ``channel_state(channel)`` (prefetch, confirm and transaction state,
     counters), ``exchange_type_names()`` (the registered exchange types).
+Metadata (for a management API): ``vhost_metadata``/``set_vhost_metadata`` (a vhost's
+    description, tags, default queue type), ``list_global_parameters``,
+    ``global_parameter``, ``set_global_parameter``, ``clear_global_parameter``
+    (``cluster_name`` and others, spec 16.4); both travel in definitions.
 Versions: ``rabbitmq_version(name)`` (the ``RabbitMQVersion`` profile of "4.2",
     "3.13.2", ...; ``broker.rabbitmq_version`` is the broker's), for a driver whose
     behaviour differs by RabbitMQ version (connection.start, the management API).
@@ -56,6 +60,14 @@ from ._exchange import Exchange, exchange_type_factory
 from ._exchange_delayed import DelayedMessageExchangeType
 from ._field_values import TAGGED_INTS, Float32, TaggedInt
 from ._journal import PERSISTENT, Batch, Journal
+from ._metadata import (
+    clear_global_parameter,
+    global_parameter,
+    list_global_parameters,
+    set_global_parameter,
+    set_vhost_metadata,
+    vhost_metadata,
+)
 from ._parameters import (
     ParameterComponent,
     erlang_proplist,
@@ -99,6 +111,12 @@ __all__ = [
     "RabbitMQVersion",
     "TaggedInt",
     "attach_journal",
+    "clear_global_parameter",
+    "global_parameter",
+    "list_global_parameters",
+    "set_global_parameter",
+    "set_vhost_metadata",
+    "vhost_metadata",
     "erlang_proplist",
     "erlang_term",
     "channel_state",
