@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from ._arguments import QueueArguments
     from ._channel import Channel
     from ._connection import Connection
+    from ._journal import Journal
     from ._consumer import Consumer
     from ._vhost import VirtualHost
 
@@ -288,6 +289,9 @@ class PrioritySingleActiveConsumers(SingleActiveConsumers):
         return active if active.has_room() else None
 
 
+_JOURNAL_SLOT: Any = Queue.__dict__["_journal"]  # the base class's slot descriptor
+
+
 class QuorumQueue(Queue):
     """A quorum queue: durable, shared, replicated in RabbitMQ, one member here."""
 
@@ -307,6 +311,15 @@ class QuorumQueue(Queue):
         arguments: dict[str, Any],
         parsed: QueueArguments,
     ) -> None:
+        version = vhost._broker.rabbitmq_version
+        self._version = version
+        # read by the _journal setter, which the base class's __init__ calls
+        self._two_levels = version.quorum_priorities == "two-levels"
+        self._simple = (
+            parsed.message_ttl is None
+            and parsed.max_length is None
+            and parsed.max_length_bytes is None
+        )
         super().__init__(
             vhost,
             name,
@@ -316,26 +329,35 @@ class QuorumQueue(Queue):
             arguments=arguments,
             parsed=parsed,
         )
-        version = vhost._broker.rabbitmq_version
-        self._version = version
         self._ready: Any = {
             "strict": StrictQuorumReady,
             "ignored": IgnoredPriorityQuorumReady,
         }.get(version.quorum_priorities, QuorumReady)()
-        self._two_levels = type(self._ready) is QuorumReady  # the publish shortcut below
         if not parsed.delivery_limit_declared and version.quorum_default_delivery_limit is None:
             # 3.13: no default delivery limit (spec 0.x.6)
             self._declared = attrs.evolve(parsed, delivery_limit=None)
             self._args = attrs.evolve(self._args, delivery_limit=None)
-        # no TTL, no length limit: the publish hot path below. ``_plain`` stays False:
-        # the channel's shortcut for plain classic queues must not bypass _publish
-        self._simple = self._plain
-        self._plain = False
+        # ``_simple``: no TTL, no length limit, the publish hot path below; ``_plain``
+        # (the channel's shortcut, which bypasses _publish) only while nothing stores it
+        self._plain = self._simple and self._two_levels
         if parsed.single_active_consumer:
             self._consumers = PrioritySingleActiveConsumers()
         self._rejecting = False  # reject-publish refuses until under the soft limit (11.22)
         # at-least-once dead-letters waiting for their targets (11.19): still ours
         self._dead_letter_held: deque[tuple[QueueEntry, str]] = deque()
+
+    # ----------------------------------------------------------------- the store
+
+    @property  # type: ignore[override]
+    def _journal(self) -> Journal | None:
+        return _JOURNAL_SLOT.__get__(self)  # type: ignore[no-any-return]
+
+    @_journal.setter
+    def _journal(self, journal: Journal | None) -> None:
+        """A stored quorum queue keeps every message (11.34): the channel's shortcut for
+        plain queues, which records nothing, is off while a store keeps it."""
+        _JOURNAL_SLOT.__set__(self, journal)
+        self._plain = journal is None and self._simple and self._two_levels
 
     # ----------------------------------------------------------------- inspection
 
@@ -417,6 +439,7 @@ class QuorumQueue(Queue):
         self._simple = (
             args.message_ttl is None and args.max_length is None and args.max_length_bytes is None
         )
+        self._plain = self._simple and self._two_levels and self._journal is None
         if args.overflow == "reject-publish":
             self._rejecting = self._over_limit(soft=False)
         elif args.max_length is not None or args.max_length_bytes is not None:
