@@ -348,7 +348,7 @@ class QuorumQueue(Queue):
 
     # ----------------------------------------------------------------- the store
 
-    @property  # type: ignore[override]
+    @property
     def _journal(self) -> Journal | None:
         return _JOURNAL_SLOT.__get__(self)  # type: ignore[no-any-return]
 
