@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 CACHE_SIZE = 12  # successful checks a channel remembers (spec 15.18)
+_DEFAULT_WRITE = ("write", "exchange", "")  # a publish to the default exchange
 FULL = ".*"
 
 
@@ -170,6 +171,8 @@ def check_resource(channel: Channel, which: str, kind: str, name: str) -> None:
             f"refused for user '{connection.user}'"
         )
     access.remember(key)
+    if key == _DEFAULT_WRITE:
+        channel._refresh_plain_publish()
 
 
 def check_passive(channel: Channel, kind: str, name: str) -> None:

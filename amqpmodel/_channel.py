@@ -93,6 +93,9 @@ class Channel:
         self._reply_consumer: ReplyConsumer | None = None  # direct reply-to
         self._paused = False  # deliveries held back: the client is not reading (flow control)
         self._access = ChannelAccess()  # its last successful permission checks (spec 15.18)
+        # the publish shortcut applies: no transaction, no tracer on the vhost, and a
+        # write on the default exchange permitted once (_refresh_plain_publish)
+        self._plain_publish = False
 
     def __repr__(self) -> str:
         state = "open" if self._closed is None else "closed"
@@ -128,6 +131,15 @@ class Channel:
         from ._inspect import channel_html
 
         return channel_html(self)
+
+    def _refresh_plain_publish(self) -> None:
+        """After a transaction starts, the tracer is turned on or off, or a first write
+        on the default exchange is permitted (spec 8.8, 15.4, 17.3)."""
+        self._plain_publish = (
+            not self._transactional
+            and not self._vhost.tracing
+            and ("write", "exchange", "") in self._access.cache
+        )
 
     def _enter(self) -> None:
         if self._closed is not None:

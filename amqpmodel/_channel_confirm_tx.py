@@ -76,6 +76,7 @@ def tx_select(self: Channel) -> None:
     if self._confirming:
         raise PreconditionFailed("cannot switch from confirm to tx mode")  # spec 8.7
     self._transactional = True
+    self._plain_publish = False  # transactional publishes wait for tx.commit (spec 8.8)
 
 
 def _require_tx(self: Channel) -> None:

@@ -67,9 +67,7 @@ def basic_publish(
             and (properties is None or properties is EMPTY_PROPERTIES)
             and type(body) is bytes
             and not immediate
-            and not self._transactional
-            and ("write", "exchange", "") in self._access.cache  # permitted before (15.4)
-            and not self._vhost.tracing  # spec 17.3
+            and self._plain_publish  # no transaction, no tracer, permitted (see Channel)
         ):
             # the hot path: the default exchange to an existing plain queue that
             # nobody consumes from; anything else (errors included) takes the

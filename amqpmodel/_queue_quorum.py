@@ -39,9 +39,8 @@ from ._ready import Entry, QueueEntry
 if TYPE_CHECKING:
     from ._arguments import QueueArguments
     from ._channel import Channel
-    from ._connection import Connection
-    from ._journal import Journal
     from ._consumer import Consumer
+    from ._journal import Journal
     from ._vhost import VirtualHost
 
 __all__ = ["QuorumEntry", "QuorumQueue", "QuorumReady"]
@@ -301,16 +300,9 @@ class QuorumQueue(Queue):
     kind: QueueType = QUORUM
 
     def __init__(
-        self,
-        vhost: VirtualHost,
-        name: str,
-        *,
-        durable: bool,
-        auto_delete: bool,
-        owner: Connection | None,
-        arguments: dict[str, Any],
-        parsed: QueueArguments,
+        self, vhost: VirtualHost, name: str, *, parsed: QueueArguments, **options: Any
     ) -> None:
+        """As ``Queue``'s (``options``: durable, auto_delete, owner, arguments)."""
         version = vhost._broker.rabbitmq_version
         self._version = version
         # read by the _journal setter, which the base class's __init__ calls
@@ -320,15 +312,7 @@ class QuorumQueue(Queue):
             and parsed.max_length is None
             and parsed.max_length_bytes is None
         )
-        super().__init__(
-            vhost,
-            name,
-            durable=durable,
-            auto_delete=auto_delete,
-            owner=owner,
-            arguments=arguments,
-            parsed=parsed,
-        )
+        super().__init__(vhost, name, parsed=parsed, **options)
         self._ready: Any = {
             "strict": StrictQuorumReady,
             "ignored": IgnoredPriorityQuorumReady,

@@ -46,7 +46,6 @@ from ._stream_log import Retired, Stored, StreamDelivery, StreamLog
 if TYPE_CHECKING:
     from ._arguments import QueueArguments
     from ._channel import Channel
-    from ._connection import Connection
     from ._consumer import Consumer
     from ._vhost import VirtualHost
 
@@ -125,25 +124,10 @@ class StreamQueue(Queue):
     kind: QueueType = STREAM
 
     def __init__(
-        self,
-        vhost: VirtualHost,
-        name: str,
-        *,
-        durable: bool,
-        auto_delete: bool,
-        owner: Connection | None,
-        arguments: dict[str, Any],
-        parsed: QueueArguments,
+        self, vhost: VirtualHost, name: str, *, parsed: QueueArguments, **options: Any
     ) -> None:
-        super().__init__(
-            vhost,
-            name,
-            durable=durable,
-            auto_delete=auto_delete,
-            owner=owner,
-            arguments=arguments,
-            parsed=parsed,
-        )
+        """As ``Queue``'s (``options``: durable, auto_delete, owner, arguments)."""
+        super().__init__(vhost, name, parsed=parsed, **options)
         self._ready: Any = StreamLog()
         self._consumers: Any = StreamConsumers()
         self._plain = False

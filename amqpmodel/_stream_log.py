@@ -176,27 +176,18 @@ class Retired:
         return self.entry.message
 
 
-class Stored:
+class Stored(Retired):
     """A stream message as the store's change feed records it: the entry with its
     write time in the ``deadline`` column (a stream's messages have no TTL), so a
     restart gives the log its times back."""
 
-    __slots__ = ("deadline", "entry")
+    __slots__ = ("deadline",)
 
-    storage: ClassVar[str] = "always"
     redelivered: ClassVar[bool] = False
 
     def __init__(self, entry: QueueEntry, written: float) -> None:
-        self.entry = entry
+        super().__init__(entry)
         self.deadline = written
-
-    @property
-    def seq(self) -> int:
-        return self.entry.seq
-
-    @property
-    def message(self) -> Message:
-        return self.entry.message
 
     @property
     def exchange(self) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._errors import NotFound
-from ._properties import BasicProperties, Message
+from ._properties import _PROPERTY_NAMES, BasicProperties, Message
 
 if TYPE_CHECKING:
     from ._broker import Broker
@@ -28,23 +28,6 @@ if TYPE_CHECKING:
 __all__ = ["TRACE_EXCHANGE", "node_name", "trace_deliver", "trace_off", "trace_on", "trace_publish"]
 
 TRACE_EXCHANGE = "amq.rabbitmq.trace"
-_SIGNED = ("delivery_mode", "priority", "timestamp")  # integer properties: signedint (17.5)
-_ORDER = (
-    "content_type",
-    "content_encoding",
-    "headers",
-    "delivery_mode",
-    "priority",
-    "correlation_id",
-    "reply_to",
-    "expiration",
-    "message_id",
-    "timestamp",
-    "type",
-    "user_id",
-    "app_id",
-    "cluster_id",
-)
 
 
 def node_name() -> str:
@@ -57,7 +40,7 @@ _NODE = node_name()
 
 def _properties_table(properties: BasicProperties) -> dict[str, Any]:
     table: dict[str, Any] = {}
-    for name in _ORDER:
+    for name in _PROPERTY_NAMES:  # in RabbitMQ's order
         value = getattr(properties, name)
         if value is None:
             continue
@@ -137,10 +120,16 @@ def trace_on(self: Broker, vhost: str = "/") -> None:
     """Start the firehose for a vhost (``rabbitmqctl trace_on -p vhost``, spec 17.1);
     twice is harmless. Not stored: a restart turns it off."""
     with self._lock:
-        _traced_vhost(self, vhost).tracing = True
+        host = _traced_vhost(self, vhost)
+        host.tracing = True
+        for channel in host._channels():
+            channel._refresh_plain_publish()  # publishes must now pass by the tracer
 
 
 def trace_off(self: Broker, vhost: str = "/") -> None:
     """Stop the firehose for a vhost (``rabbitmqctl trace_off``)."""
     with self._lock:
-        _traced_vhost(self, vhost).tracing = False
+        host = _traced_vhost(self, vhost)
+        host.tracing = False
+        for channel in host._channels():
+            channel._refresh_plain_publish()
