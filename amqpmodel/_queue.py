@@ -19,6 +19,7 @@ from ._errors import AccessRefused, PreconditionFailed
 from ._losses import record_length_drop
 from ._policies import Policy, effective_definition, policy_arguments
 from ._properties import Message
+from ._queue_check import check_queue
 from ._queue_types import CLASSIC, QueueType, check_consume_arguments
 from ._ready import Entry, Fifo, PriorityFifo, QueueEntry
 
@@ -222,33 +223,7 @@ class Queue:
 
     def _check(self) -> None:
         """Assert the queue's invariants (used by property-based tests)."""
-        entries = list(self._ready)
-        assert len(entries) == len(self._ready), "ready count disagrees with ready entries"
-        assert sum(len(e.body) for e in entries) == self._ready_bytes, "ready bytes disagree"
-        unacked = 0
-        for channel in self._vhost._channels():
-            unacked += sum(1 for record in channel._unacked.values() if record[1] is self)
-            # settled inside an uncommitted transaction: still unacked for the queue (spec 8.8)
-            unacked += sum(
-                1 for _, records, _ in channel._tx_settles for _, r in records if r[1] is self
-            )
-        assert unacked == self._unacked, f"unacked {self._unacked} but channels hold {unacked}"
-        stats = self.stats
-        total = (
-            stats.acked
-            + len(self._ready)
-            + self._unacked
-            + stats.dead_lettered
-            + sum(stats.dropped.values())
-            + self._messages_held()
-        )
-        assert stats.enqueued == total, (
-            f"accounting: enqueued {stats.enqueued} != {total} ({stats})"
-        )
-        for consumer in self._consumers.keys():
-            if consumer.prefetch and not consumer.auto_ack:
-                assert consumer.unacked <= consumer.prefetch, "consumer over its prefetch"
-        self._consumers._check()
+        check_queue(self)
 
     # ----------------------------------------------------------------- policies (spec 14)
 

@@ -20,21 +20,26 @@ Every message is stored with a data dir, whatever its delivery mode (11.34).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
-from heapq import heappop, heappush
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from ._consumer_timeout import watch_consumer
-from ._dispatch import REMOVED, SingleActiveConsumers
 from ._errors import NotImplementedByBroker, ResourceLocked
-from ._field_values import TAGGED_INTS
 from ._losses import record_length_drop
-from ._properties import BasicProperties, Message, with_headers
+from ._properties import Message
 from ._queue import Queue
 from ._queue_types import QUORUM, QueueType, check_consume_arguments
-from ._ready import Entry, QueueEntry
+from ._quorum_ready import (
+    HIGH_PRIORITY_ABOVE,
+    IgnoredPriorityQuorumReady,
+    PrioritySingleActiveConsumers,
+    QuorumEntry,
+    QuorumReady,
+    StrictQuorumReady,
+    entry_count,
+)
+from ._ready import QueueEntry
 
 if TYPE_CHECKING:
     from ._arguments import QueueArguments
@@ -45,247 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = ["QuorumEntry", "QuorumQueue", "QuorumReady"]
 
-_LONG = TAGGED_INTS[b"l"]
-_HIGH_PRIORITY_ABOVE = 4  # spec 11.23: priority 5 and up is high
 _DEAD_LETTER_RETRY_S = 180.0  # spec 11.19: an at-least-once dead-letter is retried this often
-
-
-class QuorumEntry(Entry):
-    """A message in a quorum queue with its count of returns (spec 11.13).
-
-    ``order`` places it among the ready messages: its enqueue order, or a
-    later one when a requeue sent it to the back (11.17).
-    """
-
-    __slots__ = ("acquired", "count", "order")
-
-    storage: ClassVar[str] = "always"  # spec 11.34: stored whatever the delivery mode
-
-    def __init__(self, message: Message, seq: int, deadline: float | None = None) -> None:
-        # no super().__init__: one call less on the publish path
-        self.message = message
-        self.seq = seq
-        self.deadline = deadline
-        self.redelivered = False
-        self.count = 0
-        self.acquired = 0  # 4.3's second counter (spec 11.15); 0 before 4.3
-        self.order = seq
-
-    @property
-    def properties_owned(self) -> bool:  # type: ignore[override]
-        return bool(self.count or self.acquired)  # then ``properties`` is new each time
-
-    @property
-    def properties(self) -> BasicProperties:
-        """The message's properties, with ``x-delivery-count`` once it came back (11.14)
-        and, from 4.3, ``x-acquired-count`` (11.15), each once its counter is > 0."""
-        properties = self.message.properties
-        if not self.count and not self.acquired:
-            return properties
-        headers = dict(properties.headers) if properties.headers else {}
-        if self.acquired:
-            headers["x-acquired-count"] = _LONG(self.acquired)
-        if self.count:
-            headers["x-delivery-count"] = _LONG(self.count)
-        return with_headers(properties, headers)
-
-
-def _order(entry: QueueEntry) -> int:
-    """Where a ready message stands among the others: a message that never came back is
-    its own entry in a broker without a store, and its enqueue order is its ``seq``."""
-    return entry.order if type(entry) is QuorumEntry else entry.seq
-
-
-def _count(entry: QueueEntry) -> int:
-    return entry.count if type(entry) is QuorumEntry else 0
-
-
-class QuorumReady:
-    """Ready messages: the returns list, then a high and a normal level taken 2:1 (11.23).
-
-    Every third dequeue from the levels, when both hold messages, takes the
-    one enqueued first instead of the high one, so normal messages are not
-    starved. The same interface as ``Fifo``.
-    """
-
-    __slots__ = ("count", "high", "normal", "returns", "_counter")
-
-    def __init__(self) -> None:
-        self.returns: deque[QueueEntry] = deque()
-        self.high: deque[QueueEntry] = deque()
-        self.normal: deque[QueueEntry] = deque()
-        self.count = 0
-        self._counter = 0
-
-    def __len__(self) -> int:
-        return self.count
-
-    def push(self, entry: QueueEntry) -> None:
-        priority = entry.message.properties.priority
-        if priority is not None and priority > _HIGH_PRIORITY_ABOVE:
-            self.high.append(entry)
-        else:
-            self.normal.append(entry)
-        self.count += 1
-
-    def requeue(self, entry: QueueEntry) -> None:
-        """A returned message: the returns list, ahead of everything (spec 11.16)."""
-        self.returns.append(entry)
-        self.count += 1
-
-    def push_back(self, entry: QuorumEntry, order: int) -> None:
-        """A requeue without a delivery limit: the back of the queue, normal level (11.17)."""
-        entry.order = order
-        self.normal.append(entry)
-        self.count += 1
-
-    def _level(self, counter: int) -> deque[QueueEntry]:
-        high, normal = self.high, self.normal
-        if high and normal and counter == 2:
-            return high if _order(high[0]) < _order(normal[0]) else normal
-        return high if high else normal
-
-    def head(self) -> QueueEntry | None:
-        if self.returns:
-            return self.returns[0]
-        if not self.count:
-            return None
-        return self._level(self._counter)[0]
-
-    def pop(self) -> QueueEntry:
-        self.count -= 1
-        if self.returns:
-            return self.returns.popleft()
-        level = self._level(self._counter)
-        self._counter = 0 if self._counter == 2 else self._counter + 1
-        return level.popleft()
-
-    def __iter__(self) -> Iterator[QueueEntry]:
-        """In delivery order (a dry run of ``pop``)."""
-        yield from self.returns
-        high, normal = list(self.high), list(self.normal)
-        h = n = 0
-        counter = self._counter
-        while h < len(high) or n < len(normal):
-            if h < len(high) and n < len(normal):
-                take_high = counter != 2 or _order(high[h]) < _order(normal[n])
-            else:
-                take_high = h < len(high)
-            if take_high:
-                yield high[h]
-                h += 1
-            else:
-                yield normal[n]
-                n += 1
-            counter = 0 if counter == 2 else counter + 1
-
-    def clear(self) -> None:
-        self.returns.clear()
-        self.high.clear()
-        self.normal.clear()
-        self.count = 0
-
-
-class StrictQuorumReady(QuorumReady):
-    """RabbitMQ 4.3's priorities (spec 11.23, 0.x.8): levels 0-31, the highest first,
-    values clamped, a missing priority counting as 4; the returns list still first.
-    ``high``/``normal`` stay empty: the levels are kept here."""
-
-    __slots__ = ("levels",)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.levels: list[deque[QueueEntry]] = [deque() for _ in range(32)]
-
-    def push(self, entry: QueueEntry) -> None:
-        priority = entry.message.properties.priority
-        level = 4 if priority is None else max(0, min(31, priority))
-        self.levels[level].append(entry)
-        self.count += 1
-
-    def push_back(self, entry: QuorumEntry, order: int) -> None:
-        entry.order = order
-        self.push(entry)
-
-    def _top(self) -> deque[QueueEntry]:
-        for level in reversed(self.levels):
-            if level:
-                return level
-        raise IndexError("no ready message")
-
-    def head(self) -> QueueEntry | None:
-        if self.returns:
-            return self.returns[0]
-        return self._top()[0] if self.count else None
-
-    def pop(self) -> QueueEntry:
-        self.count -= 1
-        if self.returns:
-            return self.returns.popleft()
-        return self._top().popleft()
-
-    def __iter__(self) -> Iterator[QueueEntry]:
-        yield from self.returns
-        for level in reversed(self.levels):
-            yield from level
-
-    def clear(self) -> None:
-        super().clear()
-        for level in self.levels:
-            level.clear()
-
-
-class IgnoredPriorityQuorumReady(QuorumReady):
-    """RabbitMQ 3.13: quorum queues ignore ``priority`` (spec 11.23, 0.x.8)."""
-
-    __slots__ = ()
-
-    def push(self, entry: QueueEntry) -> None:
-        self.normal.append(entry)
-        self.count += 1
-
-
-class PrioritySingleActiveConsumers(SingleActiveConsumers):
-    """Single active consumer of a quorum queue: a waiting consumer with a higher
-    x-priority takes over once the active one has no unacked messages, and the
-    active one gets nothing new meanwhile (spec 11.24)."""
-
-    __slots__ = ()
-
-    def _contender(self) -> Consumer | None:
-        standby = self._standby
-        while standby and standby[0][2]._state == REMOVED:
-            heappop(standby)
-            self._stale -= 1
-        active = self.active
-        if active is not None and standby and -standby[0][0] > active.priority:
-            return standby[0][2]
-        return None
-
-    def _hand_over(self) -> bool:
-        """Switch to a higher-priority contender if the active one is idle; False while
-        a contender waits for the active one's unacked messages."""
-        contender = self._contender()
-        if contender is None:
-            return True
-        active = self.active
-        assert active is not None
-        if active.unacked:
-            return False
-        heappop(self._standby)
-        heappush(self._standby, (-active.priority, active.registered, active))
-        self.active = contender
-        return True
-
-    def first(self) -> Consumer:
-        self._hand_over()
-        return super().first()
-
-    def next(self) -> Consumer | None:
-        if self.active is None or not self._hand_over():
-            return None
-        active = self.active
-        return active if active.has_room() else None
 
 
 _JOURNAL_SLOT: Any = Queue.__dict__["_journal"]  # the base class's slot descriptor
@@ -359,7 +124,7 @@ class QuorumQueue(Queue):
         """How many ready or held messages came back how many times (11.13): {count: n}."""
         counts: dict[int, int] = {}
         for entry in self._ready:
-            count = _count(entry)
+            count = entry_count(entry)
             counts[count] = counts.get(count, 0) + 1
         return counts
 
@@ -466,7 +231,7 @@ class QuorumQueue(Queue):
             message.seq = next(self._sequence)
             ready = self._ready
             priority = message.properties.priority
-            if priority is not None and priority > _HIGH_PRIORITY_ABOVE:
+            if priority is not None and priority > HIGH_PRIORITY_ABOVE:
                 ready.high.append(message)
             else:
                 ready.normal.append(message)
