@@ -147,14 +147,11 @@ def on_start_ok(self: ServerConnection, method: Any) -> None:
     if isinstance(response, str):
         response = response.encode("utf-8", "surrogateescape")
     user: str | None = None
-    password: str | None = None
+    password: bytes | None = None  # compared as bytes: no two invalid UTF-8 ones alike
     if mechanism == "PLAIN":
         parts = response.split(b"\x00")
         if len(parts) == 3:
-            user, password = (
-                parts[1].decode("utf-8", "replace"),
-                parts[2].decode("utf-8", "replace"),
-            )
+            user, password = parts[1].decode("utf-8", "replace"), parts[2]
     elif mechanism == "AMQPLAIN":
         try:
             _, table = decode.field_table(struct.pack(">I", len(response)) + response)
@@ -163,7 +160,9 @@ def on_start_ok(self: ServerConnection, method: Any) -> None:
         login, secret = table.get("LOGIN"), table.get("PASSWORD")
         if isinstance(login, (str, bytes)) and isinstance(secret, (str, bytes)):
             user = login if isinstance(login, str) else login.decode("utf-8", "replace")
-            password = secret if isinstance(secret, str) else secret.decode("utf-8", "replace")
+            password = (
+                secret.encode("utf-8", "surrogateescape") if isinstance(secret, str) else secret
+            )
     else:
         raise CommandInvalid(f"unknown authentication mechanism '{mechanism}'", 10, 11)
     refused = user is None or password is None or not self.broker.authenticate(user, password)
