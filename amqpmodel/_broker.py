@@ -55,6 +55,9 @@ class Broker:
     # messages per chunk of a stream, for its filters (spec 12.22): 1 filters exactly;
     # more reproduces the false positives of RabbitMQ's per-chunk Bloom filter
     stream_chunk_size = 1
+    # RabbitMQ's quorum_relaxed_checks_on_redeclaration (spec 11.28): a redeclare as
+    # "classic" of a quorum queue compares only a few arguments instead of failing
+    quorum_relaxed_checks_on_redeclaration = False
 
     def __init__(
         self,

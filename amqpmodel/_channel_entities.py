@@ -33,6 +33,7 @@ from ._queue import Queue
 from ._queue_registry import queue_class
 from ._queue_types import (
     QUEUE_TYPES,
+    RELAXED_QUORUM_KEYS,
     augment_arguments,
     check_properties,
     check_stream_limits,
@@ -335,11 +336,18 @@ def queue_declare(
                 f"'{vhost.name}'. It could be originally declared on another connection "
                 "or the exclusive property value does not match that of the original declaration."
             )  # spec 2.4
+        keys = equivalence_keys(existing.queue_type, version)
+        if (
+            self._broker.quorum_relaxed_checks_on_redeclaration
+            and existing.queue_type == "quorum"
+            and declared_type(args) == "classic"
+        ):
+            keys = RELAXED_QUORUM_KEYS  # spec 11.28: a classic redeclare of a quorum queue
         check_queue_equivalent(
             where,
             (existing.durable, existing.auto_delete, existing.arguments),
             (durable, auto_delete, args),
-            equivalence_keys(existing.queue_type, version),
+            keys,
             missing_queue_type_is_classic=version.queue_type_injection,  # spec 0.x.17
         )
         existing._touch_on_declare()

@@ -27,6 +27,7 @@ from ._version import RabbitMQVersion
 
 __all__ = [
     "QUEUE_TYPES",
+    "RELAXED_QUORUM_KEYS",
     "QueueType",
     "check_consume_arguments",
     "check_properties",
@@ -491,6 +492,19 @@ def check_stream_limits(arguments: dict[str, Any]) -> None:
             raise PreconditionFailed("Invalid type for x-stream-filter-size-bytes")
         if not 16 <= size <= 255:
             raise PreconditionFailed("Invalid value for x-stream-filter-size-bytes")
+
+
+# spec 11.28: what a redeclare as "classic" compares on a quorum queue with
+# quorum_relaxed_checks_on_redeclaration = true
+RELAXED_QUORUM_KEYS = (
+    "x-dead-letter-exchange",
+    "x-dead-letter-routing-key",
+    "x-expires",
+    "x-max-length",
+    "x-max-length-bytes",
+    "x-single-active-consumer",
+    "x-message-ttl",
+)
 
 
 def equivalence_keys(

@@ -584,3 +584,12 @@ def test_declare_ok_counts_spec_11_34(ch: Channel) -> None:
     ch.basic_consume("q", lambda *a: None, auto_ack=True)
     ok = ch.queue_declare("q", passive=True).method
     assert (ok.message_count, ok.consumer_count) == (0, 1)
+
+
+def test_relaxed_redeclaration_as_classic_spec_11_28(broker: Broker, ch: Channel) -> None:
+    declare(ch, **{"x-max-length": 5})
+    broker.quorum_relaxed_checks_on_redeclaration = True
+    ch.queue_declare("q", durable=True, arguments={"x-max-length": 5})  # as classic: passes
+    with pytest.raises(PreconditionFailed) as info:
+        ch.queue_declare("q", durable=True, arguments={"x-max-length": 6})
+    assert "inequivalent arg 'x-max-length'" in info.value.reply_text
