@@ -11,7 +11,9 @@ import sys
 from collections.abc import Sequence
 
 from ._broker import DEFAULT_CONSUMER_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE, Broker
+from ._definitions import load_definitions
 from ._errors import NotFound
+from ._parameters import ParameterError
 from ._version import (
     DEFAULT_RABBITMQ_VERSION,
     KNOWN_RABBITMQ_VERSIONS,
@@ -146,7 +148,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     try:
         broker = Broker(
-            default_user=None if args.no_guest else ("guest", "guest"),
+            # spec 16.11: a blank node importing definitions creates no default user
+            default_user=None if args.no_guest or args.definitions else ("guest", "guest"),
             max_message_size=args.max_message_size,
             consumer_timeout=args.consumer_timeout,
             data_dir=args.data_dir,
@@ -157,6 +160,15 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"amqpmodel serve: {error}", file=sys.stderr)
         return 1
     try:
+        if args.definitions:  # spec 16.11: before the users, vhosts and parameters given here
+            try:
+                load_definitions(broker, args.definitions)
+            except ParameterError as error:
+                print(
+                    f"amqpmodel serve: --definitions {args.definitions}: {error.reason}",
+                    file=sys.stderr,
+                )
+                return 2
         for name, password in args.user:
             broker.add_user(name, password, tags=("administrator",))
         for vhost in args.vhost:
@@ -326,6 +338,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="set a runtime parameter in vhost '/' at start, as rabbitmqctl set_parameter; "
         'a dynamic shovel: --parameter shovel NAME \'{"src-uri": "amqp://", ...}\' '
         "(repeatable)",
+    )
+    serve.add_argument(
+        "--definitions",
+        metavar="PATH",
+        help="import a definitions file (RabbitMQ's JSON; or every .json file of a directory, "
+        "in name order) at start, as RabbitMQ's load_definitions; guest then exists only if "
+        "the definitions have it",
     )
     management_options.add_arguments(serve)
     serve.add_argument("--quiet", action="store_true", help="log warnings and errors only")

@@ -179,7 +179,9 @@ def amqp_url() -> Iterator[str]:
         return
     with tempfile.TemporaryFile(mode="w+") as log:
         server = Process(
-            [sys.executable, "-m", "amqpmodel", "serve", "--port", "0"], dict(os.environ), log
+            [sys.executable, "-m", "amqpmodel", "serve", "--port", "0", "--no-management"],
+            dict(os.environ),
+            log,
         )
         try:
             first = server.wait_for(bool, "listening line")[0]

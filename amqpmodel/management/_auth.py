@@ -11,11 +11,11 @@ import logging
 import attrs
 from aiohttp import web
 
-from amqpmodel import Broker
+from amqpmodel import AMQPError, Broker
 
 from ._http import ApiError
 
-__all__ = ["LEVELS", "User", "authenticate", "require"]
+__all__ = ["LEVELS", "User", "authenticate", "check_vhost", "login_vhosts", "require"]
 
 log = logging.getLogger("amqpmodel.management")
 
@@ -29,7 +29,7 @@ LEVELS: dict[str, frozenset[str]] = {
 
 _REFUSALS = {  # spec 18.2
     "management": "Not management user",
-    "policymaker": "Not policymaker user",
+    "policymaker": "User not authorised to access object",
     "monitoring": "Not monitor user",
     "administrator": "Not administrator user",
 }
@@ -93,3 +93,23 @@ def require(user: User, level: str) -> None:
     """401 unless ``user`` has a tag that grants ``level`` (spec 18.3)."""
     if not user.has(level):
         raise ApiError(401, "not_authorised", _REFUSALS[level], _REALM)
+
+
+def login_vhosts(broker: Broker, name: str) -> set[str]:
+    """The vhosts ``name`` may open: those it has a permission entry on (spec 15.4, 15.9)."""
+    try:
+        return {p["vhost"] for p in broker.list_user_permissions(name)}
+    except AMQPError:  # the user is gone
+        return set()
+
+
+def check_vhost(broker: Broker, user: User, vhost: str, level: str) -> None:
+    """A vhost named in the path that the caller may not use: 401 "User not authorised
+    to access virtual host" ("... object" for policies and parameters); administrators
+    may read every vhost (RabbitMQ's is_authorized_vhost, is_authorized_policies).
+    A missing vhost passes: the handler answers 404."""
+    if user.has("administrator") or vhost not in broker.vhosts:
+        return
+    if vhost not in login_vhosts(broker, user.name):
+        what = "object" if level == "policymaker" else "virtual host"
+        raise ApiError(401, "not_authorised", f"User not authorised to access {what}")

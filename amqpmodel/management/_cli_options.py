@@ -2,10 +2,11 @@
 ``--prometheus-port``, ``--no-management``, and what it says about them.
 
 Kept here so that the CLI only wires them in. A port left at its default that
-another process holds (a RabbitMQ on the same machine) is skipped with a
-warning; a port given explicitly that cannot be had is an error, as the AMQP
-port is. Without aiohttp (the ``management`` extra) serve runs AMQP only and
-says so once."""
+another process holds (a RabbitMQ on the same machine, or a second serve
+started at the same moment) is skipped with a warning, whether the probe
+before the start finds it taken or the bind at the start fails; a port given
+explicitly that cannot be had is an error, as the AMQP port is. Without
+aiohttp (the ``management`` extra) serve runs AMQP only and says so once."""
 
 from __future__ import annotations
 
@@ -18,14 +19,33 @@ from typing import Any
 __all__ = [
     "DEFAULT_MANAGEMENT_PORT",
     "DEFAULT_PROMETHEUS_PORT",
+    "OPTIONAL_PORTS",
     "add_arguments",
     "announce",
     "http_ports",
+    "port_taken",
 ]
 
 DEFAULT_MANAGEMENT_PORT = 15672
 DEFAULT_PROMETHEUS_PORT = 15692
 _INSTALL = "pip install 'amqpmodel[management]'"
+
+# (host, port) left at their defaults by this process's serve: a failed bind of one
+# is port_taken's warning, not a failed start (the HTTP servers read this)
+OPTIONAL_PORTS: set[tuple[str, int]] = set()
+
+
+def port_taken(port: int, error: OSError, *, management: bool) -> None:
+    """The warning for a default port another process holds: serve goes on without it."""
+    what, option = (
+        ("management API", "management") if management else ("Prometheus metrics", "prometheus")
+    )
+    print(
+        f"amqpmodel serve: port {port} is taken ({error.strerror}): no {what} "
+        f"(choose another with --{option}-port)",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def add_arguments(serve: argparse.ArgumentParser) -> None:
@@ -86,6 +106,8 @@ def http_ports(args: argparse.Namespace) -> tuple[int | None, int | None] | None
         error = _free(args.host, port)
         if error is None:
             chosen.append(port)
+            if given is None:  # taken between this probe and the bind: still a warning
+                OPTIONAL_PORTS.add((args.host, port))
         elif given is not None:
             print(
                 f"amqpmodel serve: cannot listen on {args.host}:{port} for the {what}: {error}",
@@ -93,12 +115,7 @@ def http_ports(args: argparse.Namespace) -> tuple[int | None, int | None] | None
             )
             return None
         else:
-            print(
-                f"amqpmodel serve: port {port} is taken ({error.strerror}): no {what} "
-                f"(choose another with --{'management' if default == DEFAULT_MANAGEMENT_PORT else 'prometheus'}-port)",
-                file=sys.stderr,
-                flush=True,
-            )
+            port_taken(port, error, management=default == DEFAULT_MANAGEMENT_PORT)
             chosen.append(None)
     return chosen[0], chosen[1]
 
@@ -107,6 +124,10 @@ def announce(server: Any) -> None:
     """Where the HTTP servers listen, after the AMQP line."""
     management = getattr(server, "management", None)
     prometheus = getattr(server, "prometheus", None)
+    if management is not None and not management.listening:
+        management = None
+    if prometheus is not None and not prometheus.listening:
+        prometheus = None
     if management is not None:
         print(
             f"amqpmodel management API on {management.url}/api/ (amqpmodel ctl, rabbitmqadmin)",

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from amqpmodel import AMQPError, Broker, Channel, Connection, __version__
-from amqpmodel.driver import inspection_lock
+from amqpmodel.driver import global_parameter, inspection_lock
 
 from ._http import ApiError, amqp_error
 from ._rates import Rates
@@ -59,16 +59,20 @@ class Context:
         self.loopback_users = loopback_users
         self.host = host
         self.node = f"rabbit@{socket.gethostname().split('.')[0] or 'localhost'}"
-        self.cluster_name = self.node
         self.started = time.time()
         self.version = __version__
-        # description, tags, default_queue_type given to PUT /api/vhosts (not kept across restarts)
-        self.vhost_metadata: dict[str, dict[str, Any]] = {}
         self.listeners: list[dict[str, Any]] = []
         self.rates = Rates(broker)
         self._names: weakref.WeakKeyDictionary[Connection, str] = weakref.WeakKeyDictionary()
         self._numbers = itertools.count(1)
         self._own: weakref.WeakSet[Connection] = weakref.WeakSet()
+
+    @property
+    def cluster_name(self) -> str:
+        """The global parameter ``cluster_name`` (a definitions import may set it), else
+        the node's name, as RabbitMQ names a cluster it was not given a name for."""
+        name = global_parameter(self.broker, "cluster_name")
+        return name if isinstance(name, str) and name else self.node
 
     # ----------------------------------------------------------------- connections
 

@@ -15,6 +15,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
+from ._ctl_access import COMMANDS as ACCESS_COMMANDS
+from ._ctl_access import add_parsers as add_access_parsers
 from ._ctl_client import (
     DEFAULT_URL,
     EX_DATAERR,
@@ -102,15 +104,6 @@ def _set_user_tags(client: Client, args: argparse.Namespace, out: TextIO) -> Non
     )
 
 
-def _set_permissions(client: Client, args: argparse.Namespace, out: TextIO) -> None:
-    _say(args, out, f'Setting permissions for user "{args.username}" in vhost "{args.vhost}" ...')
-    client.request(
-        "PUT",
-        f"/api/permissions/{quote(args.vhost)}/{quote(args.username)}",
-        {"configure": args.conf, "write": args.write, "read": args.read},
-    )
-
-
 def _add_vhost(client: Client, args: argparse.Namespace, out: TextIO) -> None:
     _say(args, out, f'Adding vhost "{args.name}" ...')
     body: dict[str, Any] = {}
@@ -128,39 +121,6 @@ def _delete_vhost(client: Client, args: argparse.Namespace, out: TextIO) -> None
     if args.name not in {v["name"] for v in client.get("/api/vhosts")}:
         raise CtlError(f'Virtual host "{args.name}" does not exist')
     client.request("DELETE", f"/api/vhosts/{quote(args.name)}")
-
-
-def _set_policy(client: Client, args: argparse.Namespace, out: TextIO) -> None:
-    _say(
-        args,
-        out,
-        f'Setting policy "{args.name}" for pattern "{args.pattern}" to "{args.definition}" '
-        f'with priority "{args.priority}" for vhost "{args.vhost}" ...',
-    )
-    try:
-        definition = json.loads(args.definition)
-    except ValueError as error:
-        raise CtlError(f"Could not parse JSON document: {error}", EX_DATAERR) from None
-    client.request(
-        "PUT",
-        f"/api/policies/{quote(args.vhost)}/{quote(args.name)}",
-        {
-            "pattern": args.pattern,
-            "definition": definition,
-            "priority": args.priority,
-            "apply-to": args.apply_to,
-        },
-    )
-
-
-def _clear_policy(client: Client, args: argparse.Namespace, out: TextIO) -> None:
-    _say(args, out, f'Clearing policy "{args.name}" on vhost "{args.vhost}" ...')
-    try:
-        client.request("DELETE", f"/api/policies/{quote(args.vhost)}/{quote(args.name)}")
-    except CtlError as error:
-        if error.status == 404:
-            raise CtlError("Parameter does not exist") from None
-        raise
 
 
 def _queue_exists(client: Client, vhost: str, name: str) -> Row:
@@ -242,16 +202,6 @@ def _stdin() -> Any:
     import contextlib
 
     return contextlib.nullcontext(sys.stdin)
-
-
-def _trace(client: Client, args: argparse.Namespace, out: TextIO) -> None:
-    on = args.ctl_command == "trace_on"
-    _say(args, out, f'{"Starting" if on else "Stopping"} tracing for vhost "{args.vhost}" ...')
-    if args.vhost not in {v["name"] for v in client.get("/api/vhosts")}:
-        raise CtlError(f'Virtual host "{args.vhost}" does not exist')
-    if on:
-        client.request("PUT", f"/api/vhosts/{quote(args.vhost)}", {"tracing": True})
-    # tracing is never on (the firehose is not modelled yet): trace_off has nothing to stop
 
 
 def _status(client: Client, args: argparse.Namespace, out: TextIO) -> None:
@@ -336,19 +286,15 @@ COMMANDS: dict[str, Callable[[Client, argparse.Namespace, TextIO], None]] = {
     "delete_user": _delete_user,
     "change_password": _change_password,
     "set_user_tags": _set_user_tags,
-    "set_permissions": _set_permissions,
     "add_vhost": _add_vhost,
     "delete_vhost": _delete_vhost,
-    "set_policy": _set_policy,
-    "clear_policy": _clear_policy,
     "purge_queue": _purge_queue,
     "delete_queue": _delete_queue,
     "close_connection": _close_connection,
     "export_definitions": _export_definitions,
     "import_definitions": _import_definitions,
-    "trace_on": _trace,
-    "trace_off": _trace,
     "status": _status,
+    **ACCESS_COMMANDS,
 }
 
 
@@ -388,25 +334,12 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     sub = command("set_user_tags", "set a user's tags (none: clear them)")
     sub.add_argument("username")
     sub.add_argument("tags", nargs="*")
-    sub = command("set_permissions", "set a user's permissions in a vhost")
-    sub.add_argument("username")
-    sub.add_argument("conf")
-    sub.add_argument("write")
-    sub.add_argument("read")
     sub = command("add_vhost", "add a virtual host")
     sub.add_argument("name")
     sub.add_argument("--description")
     sub.add_argument("--tags")
     sub.add_argument("--default-queue-type")
     sub = command("delete_vhost", "delete a virtual host")
-    sub.add_argument("name")
-    sub = command("set_policy", "set a policy")
-    sub.add_argument("name")
-    sub.add_argument("pattern")
-    sub.add_argument("definition")
-    sub.add_argument("--priority", type=int, default=0)
-    sub.add_argument("--apply-to", default="all")
-    sub = command("clear_policy", "clear a policy")
     sub.add_argument("name")
     sub = command("purge_queue", "purge a queue")
     sub.add_argument("queue")
@@ -421,9 +354,8 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     sub.add_argument("path")
     sub = command("import_definitions", "import definitions from a file, - for standard input")
     sub.add_argument("path")
-    command("trace_on", "turn the firehose tracer on in a vhost")
-    command("trace_off", "turn the firehose tracer off in a vhost")
     command("status", "the node's status")
+    add_access_parsers(command)
     return parser
 
 

@@ -227,14 +227,6 @@ LISTINGS: dict[str, Listing] = {
         ("user", "configure", "write", "read"),
         per_vhost=True,
     ),
-    "list_policies": Listing(
-        "policies",
-        "/api/policies/{vhost}",
-        dict,
-        ("vhost", "name", "pattern", "apply-to", "definition", "priority"),
-        ("vhost", "name", "pattern", "apply-to", "definition", "priority"),
-        per_vhost=True,
-    ),
 }
 
 LISTING_LINES = {
@@ -247,5 +239,4 @@ LISTING_LINES = {
     "users": "Listing users ...",
     "vhosts": "Listing vhosts ...",
     "permissions": 'Listing permissions for vhost "{vhost}" ...',
-    "policies": 'Listing policies for vhost "{vhost}" ...',
 }

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from amqpmodel import VirtualHost
 
-from ._auth import User
+from ._auth import User, login_vhosts
 from ._context import Context
 from ._http import ApiError, json_response, not_found
 from ._listing import list_response_body
@@ -73,12 +73,19 @@ def path_vhost(request: web.Request, key: str = "vhost") -> VirtualHost:
     return vhost
 
 
-def visible_vhosts(request: web.Request) -> list[VirtualHost]:
-    """The vhost of the path if it names one, else every vhost (every user may use
-    every vhost until permissions exist)."""
+def visible_vhosts(request: web.Request, *, monitors: bool = False) -> list[VirtualHost]:
+    """The vhost of the path if it names one (the middleware has checked that the
+    caller may use it), else those the caller may see in a list: every vhost for an
+    administrator (and, with ``monitors``, for a monitoring user: vhosts and their
+    limits), else those it has permissions on (RabbitMQ's filter_vhost, spec 18.3)."""
     if "vhost" in request.match_info:
         return [path_vhost(request)]
-    return list(context(request).broker.vhosts.values())
+    broker = context(request).broker
+    caller = user(request)
+    if caller.has("administrator") or (monitors and caller.has("monitoring")):
+        return list(broker.vhosts.values())
+    allowed = login_vhosts(broker, caller.name)
+    return [vhost for name, vhost in broker.vhosts.items() if name in allowed]
 
 
 def list_response(

@@ -1,10 +1,10 @@
-"""Virtual hosts, users, permissions, policies, parameters and limits (spec 18.8, 15, 14).
+"""Virtual hosts, users, permissions, topic permissions and limits (spec 18.8, 15).
 
-What the broker has is served as RabbitMQ shapes it: vhosts and users; every user
-may use every vhost (the broker checks no permissions yet), so each (user, vhost)
-has ".*" for configure, write and read; there are no topic permissions (so every
-topic is allowed), policies, parameters or limits. Setting what the broker cannot
-hold yet answers 501 and changes nothing."""
+Each handler calls the broker's own verbs (``add_vhost``, ``set_permissions``,
+``set_topic_permissions``, ``set_vhost_limits``...), so what the API sets is
+what AMQP clients are checked against. A user is created or changed as a
+definitions import changes it (16.3, 16.10): the same texts for the same
+refusals ("tags_not_present", ...)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
-from amqpmodel import VirtualHost
-from amqpmodel.driver import restore_user
+from amqpmodel import Broker, ParameterError
+from amqpmodel.driver import set_vhost_metadata
 
 from ._handlers import (
     context,
@@ -23,22 +23,20 @@ from ._handlers import (
     no_content,
     one,
     path_vhost,
+    user,
+    visible_vhosts,
 )
-from ._http import (
-    bad_request,
-    json_response,
-    not_found,
-    parse_bool,
-    read_json,
-    require_keys,
-    unsupported,
-)
-from ._shapes import user_object, vhost_object
+from ._http import bad_request, json_response, not_found, parse_bool, read_json, require_keys
+from ._shapes import vhost_object
 
-__all__ = ["ROUTES", "FULL_ACCESS", "parse_tags", "permission_objects", "put_user"]
+__all__ = ["ROUTES", "parse_tags", "put_user", "put_vhost"]
 
 FULL_ACCESS = ".*"
-_HASHING = "rabbit_password_hashing_sha256"
+
+
+def parameter_error(error: ParameterError) -> Exception:
+    """A refusal of the broker's verbs: 400 with its text (spec 18.4)."""
+    return bad_request(error.reason)
 
 
 # ----------------------------------------------------------------- vhosts
@@ -46,13 +44,14 @@ _HASHING = "rabbit_password_hashing_sha256"
 
 @level("management")
 async def vhosts(request: web.Request) -> web.Response:
+    """Monitoring users and administrators see every vhost, others those they may use."""
     ctx = context(request)
     with ctx.lock():
-        items = [vhost_object(ctx, v) for v in ctx.broker.vhosts.values()]
+        items = [vhost_object(ctx, v) for v in visible_vhosts(request, monitors=True)]
     return list_response(request, items, ("name",))
 
 
-@level("management")
+@level("administrator")
 async def vhost(request: web.Request) -> web.Response:
     ctx = context(request)
     with ctx.lock():
@@ -70,28 +69,36 @@ def parse_tags(value: Any) -> list[str]:
     raise bad_request("tags must be an array or a comma-separated string")
 
 
-def put_vhost(ctx: Any, name: str, body: dict[str, Any]) -> bool:
-    """Create a vhost (idempotent); keep its description, tags and default queue
-    type for the API. Returns whether it existed."""
-    if parse_bool(body.get("tracing", False), "tracing"):
-        raise unsupported("tracing (the firehose, spec 17) is")
+def put_vhost(broker: Broker, name: str, body: dict[str, Any], acting_user: str) -> bool:
+    """Create a vhost (giving its creator full permissions on it, as RabbitMQ's API
+    does) or change the metadata given; ``tracing`` turns the firehose on or off
+    (spec 17.1). Returns whether it existed."""
     given = body.get("metadata")
     metadata: dict[str, Any] = given if isinstance(given, dict) else {}
     merged: dict[str, Any] = {
         **metadata,
         **{k: body[k] for k in ("description", "tags", "default_queue_type") if k in body},
     }
-    existed = name in ctx.broker.vhosts
-    ctx.broker.add_vhost(name)
-    kept: dict[str, Any] = {}
-    if "description" in merged:
-        kept["description"] = str(merged["description"])
-    if "tags" in merged:
-        kept["tags"] = parse_tags(merged["tags"])
-    if merged.get("default_queue_type"):
-        kept["default_queue_type"] = str(merged["default_queue_type"])
-    if kept or not existed:
-        ctx.vhost_metadata[name] = {**ctx.vhost_metadata.get(name, {}), **kept}
+    queue_type = merged.get("default_queue_type") or None
+    if queue_type is not None and queue_type not in ("classic", "quorum", "stream"):
+        raise bad_request(f"default queue type '{queue_type}' is not one of classic, quorum, stream")
+    tracing = body.get("tracing")
+    existed = name in broker.vhosts
+    broker.add_vhost(name, grant_default_user=False)
+    if not existed and acting_user in broker.users:
+        broker.set_permissions(acting_user, FULL_ACCESS, FULL_ACCESS, FULL_ACCESS, vhost=name)
+    set_vhost_metadata(
+        broker,
+        name,
+        description=str(merged["description"]) if "description" in merged else None,
+        tags=parse_tags(merged["tags"]) if "tags" in merged else None,
+        default_queue_type=str(queue_type) if queue_type is not None else None,
+    )
+    if tracing is not None:
+        if parse_bool(tracing, "tracing"):
+            broker.trace_on(name)
+        else:
+            broker.trace_off(name)
     return existed
 
 
@@ -99,7 +106,8 @@ def put_vhost(ctx: Any, name: str, body: dict[str, Any]) -> bool:
 async def declare_vhost(request: web.Request) -> web.Response:
     ctx = context(request)
     body = await read_json(request)
-    return created_or_updated(put_vhost(ctx, request.match_info["name"], body))
+    existed = put_vhost(ctx.broker, request.match_info["name"], body, user(request).name)
+    return created_or_updated(existed)
 
 
 @level("administrator")
@@ -109,7 +117,6 @@ async def delete_vhost(request: web.Request) -> web.Response:
     if name not in ctx.broker.vhosts:
         raise not_found()
     ctx.broker.delete_vhost(name)
-    ctx.vhost_metadata.pop(name, None)
     return no_content()
 
 
@@ -119,46 +126,31 @@ async def delete_vhost(request: web.Request) -> web.Response:
 @level("administrator")
 async def users(request: web.Request) -> web.Response:
     ctx = context(request)
-    items = [user_object(name, h, tags) for name, (h, tags) in ctx.broker.users.items()]
+    items = ctx.broker.list_users()
     if request.path.endswith("/without-permissions"):
-        items = []  # every user may use every vhost
+        with_access = {p["user"] for p in ctx.broker.list_permissions()}
+        items = [item for item in items if item["name"] not in with_access]
     return list_response(request, items, ("name",))
+
+
+def _user_item(broker: Broker, name: str) -> dict[str, Any] | None:
+    return next((item for item in broker.list_users() if item["name"] == name), None)
 
 
 @level("administrator")
 async def user_detail(request: web.Request) -> web.Response:
-    ctx = context(request)
-    found = ctx.broker.users.get(request.match_info["name"])
-    return one(request, user_object(request.match_info["name"], *found) if found else None)
+    return one(request, _user_item(context(request).broker, request.match_info["name"]))
 
 
-def put_user(ctx: Any, name: str, body: dict[str, Any], *, tags_required: bool = False) -> bool:
-    """Create or change a user from a PUT body or a definitions entry (spec 16.3, 16.10)."""
-    if tags_required and "tags" not in body:
-        raise bad_request("tags_not_present")
-    tags = tuple(parse_tags(body.get("tags")))
-    if len(tags) > 32:  # spec 15.3
-        raise bad_request("a user can have at most 32 tags")
-    existed = name in ctx.broker.users
-    if "password" in body and "password_hash" in body:
-        raise bad_request("password and password_hash cannot both be given")
-    if "password" in body:
-        password = body["password"]
-        if not isinstance(password, str):
-            raise bad_request("password must be a string")
-        ctx.broker.add_user(name, password, tags)
-    elif "password_hash" in body:
-        algorithm = body.get("hashing_algorithm") or _HASHING
-        if algorithm != _HASHING:
-            raise unsupported(f"password hashing algorithm {algorithm} is")
-        password_hash = body["password_hash"]
-        if not isinstance(password_hash, str):
-            raise bad_request("password_hash must be a string")
-        restore_user(ctx.broker, name, password_hash, tags)
-    elif existed:
-        restore_user(ctx.broker, name, ctx.broker.users[name][0], tags)  # only the tags change
-    else:
-        restore_user(ctx.broker, name, "", tags)  # a user without password cannot log in
+def put_user(broker: Broker, name: str, body: dict[str, Any]) -> bool:
+    """Create or change a user as RabbitMQ's put_user does for the API and definitions
+    alike (spec 16.3, 16.10): ``password`` or ``password_hash`` (with its
+    ``hashing_algorithm``), ``tags`` mandatory. Returns whether it existed."""
+    existed = name in broker.users
+    try:
+        broker.import_definitions({"users": [{**body, "name": name}]})
+    except ParameterError as error:
+        raise parameter_error(error) from None
     return existed
 
 
@@ -166,7 +158,7 @@ def put_user(ctx: Any, name: str, body: dict[str, Any], *, tags_required: bool =
 async def declare_user(request: web.Request) -> web.Response:
     ctx = context(request)
     body = await read_json(request)
-    return created_or_updated(put_user(ctx, request.match_info["name"], body, tags_required=True))
+    return created_or_updated(put_user(ctx.broker, request.match_info["name"], body))
 
 
 @level("administrator")
@@ -195,109 +187,187 @@ async def bulk_delete_users(request: web.Request) -> web.Response:
 # ----------------------------------------------------------------- permissions
 
 
-def permission_objects(
-    ctx: Any, *, vhost: str | None = None, user: str | None = None
-) -> list[dict[str, Any]]:
-    return [
-        {
-            "user": name,
-            "vhost": host,
-            "configure": FULL_ACCESS,
-            "write": FULL_ACCESS,
-            "read": FULL_ACCESS,
-        }
-        for name in ctx.broker.users
-        for host in ctx.broker.vhosts
-        if (vhost is None or host == vhost) and (user is None or name == user)
-    ]
+def _path_user(request: web.Request) -> str:
+    name = request.match_info["user"]
+    if name not in context(request).broker.users:
+        raise not_found()
+    return name
 
 
 @level("administrator")
 async def permissions(request: web.Request) -> web.Response:
     ctx = context(request)
-    vhost_name = None
-    user_name = None
+    items = ctx.broker.list_permissions()
     if "vhost" in request.match_info:
         vhost_name = path_vhost(request).name
+        items = [p for p in items if p["vhost"] == vhost_name]
     if "user" in request.match_info:
-        user_name = request.match_info["user"]
-        if user_name not in ctx.broker.users:
-            raise not_found()
-    return list_response(
-        request, permission_objects(ctx, vhost=vhost_name, user=user_name), ("vhost", "user")
-    )
+        user_name = _path_user(request)
+        items = [p for p in items if p["user"] == user_name]
+    return list_response(request, items, ("vhost", "user"))
 
 
-def _vhost_and_user(request: web.Request) -> tuple[VirtualHost, str]:
-    vhost = path_vhost(request)
-    name = request.match_info["user"]
-    if name not in context(request).broker.users:
-        raise not_found()
-    return vhost, name
+def _permission(request: web.Request) -> dict[str, str] | None:
+    vhost_name = path_vhost(request).name
+    name = _path_user(request)
+    found = context(request).broker.list_user_permissions(name)
+    return next((p for p in found if p["vhost"] == vhost_name), None)
 
 
 @level("administrator")
 async def permission(request: web.Request) -> web.Response:
-    vhost, name = _vhost_and_user(request)
-    return one(request, permission_objects(context(request), vhost=vhost.name, user=name)[0])
+    return one(request, _permission(request))
 
 
 @level("administrator")
 async def set_permission(request: web.Request) -> web.Response:
-    """Full access is what every user has: setting it changes nothing (204); anything
-    narrower needs permission checks the broker does not have yet."""
-    _vhost_and_user(request)
+    """``rabbitmqctl set_permissions``; the three regexes are mandatory (spec 18.8)."""
+    existed = _permission(request) is not None
     body = await read_json(request)
     require_keys(body, "configure", "write", "read")
-    if all(body[key] == FULL_ACCESS for key in ("configure", "write", "read")):
-        return no_content()
-    raise unsupported('permissions other than ".*" are')
+    configure, write, read = (body[key] for key in ("configure", "write", "read"))
+    if not all(isinstance(pattern, str) for pattern in (configure, write, read)):
+        raise bad_request("configure, write and read are regular expressions (strings)")
+    context(request).broker.set_permissions(
+        request.match_info["user"], configure, write, read, vhost=request.match_info["vhost"]
+    )
+    return created_or_updated(existed)
 
 
 @level("administrator")
 async def clear_permission(request: web.Request) -> web.Response:
-    _vhost_and_user(request)
-    raise unsupported("clearing permissions (every user may use every vhost) is")
-
-
-# ----------------------------------------------------------------- what does not exist yet
-
-
-def _empty_list(default_sort: tuple[str, ...]) -> Any:
-    @level("management")
-    async def handler(request: web.Request) -> web.Response:
-        if "vhost" in request.match_info:
-            path_vhost(request)
-        return list_response(request, [], default_sort)
-
-    return handler
-
-
-def _missing(what_level: str) -> Any:
-    @level(what_level)
-    async def handler(request: web.Request) -> web.Response:
-        if "vhost" in request.match_info:
-            path_vhost(request)
+    if _permission(request) is None:
         raise not_found()
+    context(request).broker.clear_permissions(
+        request.match_info["user"], vhost=request.match_info["vhost"]
+    )
+    return no_content()
 
-    return handler
+
+# ----------------------------------------------------------------- topic permissions (15.11)
 
 
-def _not_yet(what: str, what_level: str) -> Any:
-    @level(what_level)
-    async def handler(request: web.Request) -> web.Response:
-        if "vhost" in request.match_info:
-            path_vhost(request)
-        raise unsupported(what)
+@level("administrator")
+async def topic_permissions(request: web.Request) -> web.Response:
+    ctx = context(request)
+    items = ctx.broker.list_topic_permissions()
+    if "vhost" in request.match_info:
+        vhost_name = path_vhost(request).name
+        items = [p for p in items if p["vhost"] == vhost_name]
+    if "user" in request.match_info:
+        user_name = _path_user(request)
+        items = [p for p in items if p["user"] == user_name]
+    return list_response(request, items, ("vhost", "user"))
 
-    return handler
+
+def _topic_permissions_of(request: web.Request) -> list[dict[str, str]]:
+    vhost_name = path_vhost(request).name
+    name = _path_user(request)
+    return [
+        p
+        for p in context(request).broker.list_topic_permissions(vhost_name)
+        if p["user"] == name
+        and ("exchange" not in request.match_info or p["exchange"] == request.match_info["exchange"])
+    ]
+
+
+@level("administrator")
+async def topic_permission(request: web.Request) -> web.Response:
+    found = _topic_permissions_of(request)
+    if not found:
+        raise not_found()
+    return json_response(found)
+
+
+@level("administrator")
+async def set_topic_permission(request: web.Request) -> web.Response:
+    """``rabbitmqctl set_topic_permissions``: exchange, write and read are mandatory."""
+    vhost_name = path_vhost(request).name
+    name = _path_user(request)
+    body = await read_json(request)
+    require_keys(body, "exchange", "write", "read")
+    exchange, write, read = (body[key] for key in ("exchange", "write", "read"))
+    if not all(isinstance(value, str) for value in (exchange, write, read)):
+        raise bad_request("exchange, write and read are strings")
+    broker = context(request).broker
+    existed = any(
+        p["user"] == name and p["exchange"] == exchange
+        for p in broker.list_topic_permissions(vhost_name)
+    )
+    broker.set_topic_permissions(name, exchange, write, read, vhost=vhost_name)
+    return created_or_updated(existed)
+
+
+@level("administrator")
+async def clear_topic_permission(request: web.Request) -> web.Response:
+    if not _topic_permissions_of(request):
+        raise not_found()
+    context(request).broker.clear_topic_permissions(
+        request.match_info["user"],
+        request.match_info.get("exchange"),
+        vhost=request.match_info["vhost"],
+    )
+    return no_content()
+
+
+# ----------------------------------------------------------------- vhost limits (15.14)
 
 
 @level("management")
 async def vhost_limits(request: web.Request) -> web.Response:
-    if "vhost" in request.match_info:
-        path_vhost(request)
+    """[{vhost, value}] for the vhosts with limits (every vhost for monitoring users)."""
+    ctx = context(request)
+    items = []
+    for host in visible_vhosts(request, monitors=True):
+        limits = ctx.broker.vhost_limits(host.name)
+        if limits:
+            items.append({"vhost": host.name, "value": limits})
+    return json_response(items)
+
+
+@level("administrator")
+async def set_vhost_limit(request: web.Request) -> web.Response:
+    """PUT /api/vhost-limits/{vhost}/{name} {"value": N}: one limit of the vhost."""
+    vhost_name = path_vhost(request).name
+    body = await read_json(request)
+    require_keys(body, "value")
+    broker = context(request).broker
+    limits = {**broker.vhost_limits(vhost_name), request.match_info["name"]: body["value"]}
+    try:
+        broker.set_vhost_limits(vhost_name, limits)
+    except ParameterError as error:
+        raise parameter_error(error) from None
+    return no_content()
+
+
+@level("administrator")
+async def clear_vhost_limit(request: web.Request) -> web.Response:
+    vhost_name = path_vhost(request).name
+    broker = context(request).broker
+    limits = broker.vhost_limits(vhost_name)
+    if limits.pop(request.match_info["name"], None) is None:
+        raise not_found()
+    if limits:
+        broker.set_vhost_limits(vhost_name, limits)
+    else:
+        broker.clear_vhost_limits(vhost_name)
+    return no_content()
+
+
+# ----------------------------------------------------------------- user limits (not modelled)
+
+
+@level("management")
+async def user_limits(request: web.Request) -> web.Response:
+    """No user has limits (spec 15.15 is not modelled): the lists are empty."""
     return json_response([])
+
+
+@level("administrator")
+async def set_user_limit(request: web.Request) -> web.Response:
+    from ._http import unsupported
+
+    raise unsupported("user limits (max-connections, max-channels per user) are")
 
 
 ROUTES: list[tuple[str, str, Any]] = [
@@ -317,53 +387,18 @@ ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/api/permissions/{vhost}/{user}", permission),
     ("PUT", "/api/permissions/{vhost}/{user}", set_permission),
     ("DELETE", "/api/permissions/{vhost}/{user}", clear_permission),
-    ("GET", "/api/topic-permissions", _empty_list(("vhost", "user"))),
-    ("GET", "/api/vhosts/{vhost}/topic-permissions", _empty_list(("vhost", "user"))),
-    ("GET", "/api/users/{user}/topic-permissions", _empty_list(("vhost", "user"))),
-    ("GET", "/api/topic-permissions/{vhost}/{user}", _missing("administrator")),
-    (
-        "PUT",
-        "/api/topic-permissions/{vhost}/{user}",
-        _not_yet("topic permissions are", "administrator"),
-    ),
-    ("DELETE", "/api/topic-permissions/{vhost}/{user}", _missing("administrator")),
-    ("DELETE", "/api/topic-permissions/{vhost}/{user}/{exchange}", _missing("administrator")),
-    ("GET", "/api/policies", _empty_list(("vhost", "name"))),
-    ("GET", "/api/policies/{vhost}", _empty_list(("vhost", "name"))),
-    ("GET", "/api/policies/{vhost}/{name}", _missing("management")),
-    ("PUT", "/api/policies/{vhost}/{name}", _not_yet("policies are", "policymaker")),
-    ("DELETE", "/api/policies/{vhost}/{name}", _missing("policymaker")),
-    ("GET", "/api/operator-policies", _empty_list(("vhost", "name"))),
-    ("GET", "/api/operator-policies/{vhost}", _empty_list(("vhost", "name"))),
-    ("GET", "/api/operator-policies/{vhost}/{name}", _missing("administrator")),
-    (
-        "PUT",
-        "/api/operator-policies/{vhost}/{name}",
-        _not_yet("operator policies are", "administrator"),
-    ),
-    ("DELETE", "/api/operator-policies/{vhost}/{name}", _missing("administrator")),
-    ("GET", "/api/parameters", _empty_list(("vhost", "component", "name"))),
-    ("GET", "/api/parameters/{component}", _empty_list(("vhost", "component", "name"))),
-    ("GET", "/api/parameters/{component}/{vhost}", _empty_list(("vhost", "component", "name"))),
-    ("GET", "/api/parameters/{component}/{vhost}/{name}", _missing("management")),
-    (
-        "PUT",
-        "/api/parameters/{component}/{vhost}/{name}",
-        _not_yet("runtime parameters are", "policymaker"),
-    ),
-    ("DELETE", "/api/parameters/{component}/{vhost}/{name}", _missing("policymaker")),
-    ("GET", "/api/global-parameters", _empty_list(("name",))),
-    ("GET", "/api/global-parameters/{name}", _missing("management")),
-    ("PUT", "/api/global-parameters/{name}", _not_yet("global parameters are", "administrator")),
+    ("GET", "/api/topic-permissions", topic_permissions),
+    ("GET", "/api/vhosts/{vhost}/topic-permissions", topic_permissions),
+    ("GET", "/api/users/{user}/topic-permissions", topic_permissions),
+    ("GET", "/api/topic-permissions/{vhost}/{user}", topic_permission),
+    ("PUT", "/api/topic-permissions/{vhost}/{user}", set_topic_permission),
+    ("DELETE", "/api/topic-permissions/{vhost}/{user}", clear_topic_permission),
+    ("DELETE", "/api/topic-permissions/{vhost}/{user}/{exchange}", clear_topic_permission),
     ("GET", "/api/vhost-limits", vhost_limits),
     ("GET", "/api/vhost-limits/{vhost}", vhost_limits),
-    (
-        "PUT",
-        "/api/vhost-limits/{vhost}/{name}",
-        _not_yet("virtual host limits are", "administrator"),
-    ),
-    ("DELETE", "/api/vhost-limits/{vhost}/{name}", _missing("administrator")),
-    ("GET", "/api/user-limits", _empty_list(("user",))),
-    ("GET", "/api/user-limits/{user}", _empty_list(("user",))),
-    ("PUT", "/api/user-limits/{user}/{name}", _not_yet("user limits are", "administrator")),
+    ("PUT", "/api/vhost-limits/{vhost}/{name}", set_vhost_limit),
+    ("DELETE", "/api/vhost-limits/{vhost}/{name}", clear_vhost_limit),
+    ("GET", "/api/user-limits", user_limits),
+    ("GET", "/api/user-limits/{user}", user_limits),
+    ("PUT", "/api/user-limits/{user}/{name}", set_user_limit),
 ]

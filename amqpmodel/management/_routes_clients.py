@@ -12,7 +12,16 @@ from typing import Any
 from aiohttp import web
 
 from ._context import ClientConnection
-from ._handlers import context, level, list_response, no_content, one, path_vhost, user
+from ._handlers import (
+    context,
+    level,
+    list_response,
+    no_content,
+    one,
+    path_vhost,
+    user,
+    visible_vhosts,
+)
 from ._http import ApiError, not_found
 from ._shapes import channel_object, connection_object, consumer_object
 
@@ -111,11 +120,7 @@ async def consumers(request: web.Request) -> web.Response:
     ctx = context(request)
     caller = user(request)
     with ctx.lock():
-        vhosts = (
-            [path_vhost(request)]
-            if "vhost" in request.match_info
-            else list(ctx.broker.vhosts.values())
-        )
+        vhosts = visible_vhosts(request)
         clients = ctx.by_core()
         items = [
             consumer_object(ctx, consumer, vhost.name, clients)

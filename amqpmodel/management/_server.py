@@ -21,10 +21,12 @@ from . import (
     _routes_definitions,
     _routes_exchanges,
     _routes_overview,
+    _routes_policies,
     _routes_queues,
     _routes_web,
 )
-from ._auth import authenticate, require
+from ._auth import authenticate, check_vhost, require
+from ._cli_options import OPTIONAL_PORTS, port_taken
 from ._context import Context
 from ._handlers import CONTEXT, USER_KEY, Handler, level_of
 from ._http import ApiError, json_response, not_found
@@ -45,6 +47,7 @@ _API_ROUTES = (
     + _routes_queues.ROUTES
     + _routes_bindings.ROUTES
     + _routes_access.ROUTES
+    + _routes_policies.ROUTES
     + _routes_definitions.ROUTES
 )
 
@@ -61,6 +64,9 @@ async def _errors_and_auth(request: web.Request, handler: Handler) -> web.Stream
             caller = authenticate(request, ctx.broker, ctx.loopback_users)
             request[USER_KEY] = caller
             require(caller, needed)
+            vhost = request.match_info.get("vhost")
+            if vhost is not None:
+                check_vhost(ctx.broker, caller, vhost, needed)  # spec 18.2, 18.3
         return await handler(request)
     except ApiError as error:
         response = error.response()
@@ -84,26 +90,39 @@ async def _errors_and_auth(request: web.Request, handler: Handler) -> web.Stream
 class _Site:
     """One aiohttp application on a TCP port of the running loop."""
 
-    def __init__(self, app: web.Application, host: str, port: int) -> None:
+    def __init__(self, app: web.Application, host: str, port: int, *, management: bool) -> None:
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         self.host = host
         self.port = port
+        self.listening = False
+        self._management = management  # which of serve's two it is, for the warning
 
     async def start(self) -> None:
+        """Listen; a default port of ``amqpmodel serve`` that another process took since
+        serve probed it is a warning and no listener (``listening`` stays False)."""
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         try:
             await site.start()
+        except OSError as error:
+            await self._runner.cleanup()
+            if (self.host, self.port) not in OPTIONAL_PORTS:
+                raise
+            port_taken(self.port, error, management=self._management)
+            return
         except BaseException:
             await self._runner.cleanup()
             raise
+        self.listening = True
         for address in self._runner.addresses:
             if isinstance(address, tuple):
                 self.port = int(address[1])
                 break
 
     async def stop(self) -> None:
-        await self._runner.cleanup()
+        if self.listening:  # a site that did not start has been cleaned up already
+            self.listening = False
+            await self._runner.cleanup()
 
 
 def _add_routes(app: web.Application, routes: list[tuple[str, str, Any]]) -> None:
@@ -139,7 +158,7 @@ class ManagementServer:
         _add_routes(app, _API_ROUTES)
         _add_routes(app, _prometheus.ROUTES)
         _add_routes(app, _routes_web.ROUTES)
-        self._site = _Site(app, host, port)
+        self._site = _Site(app, host, port, management=True)
         self._sampler: asyncio.Task[None] | None = None
 
     @property
@@ -151,8 +170,15 @@ class ManagementServer:
         host = self._site.host if ":" not in self._site.host else f"[{self._site.host}]"
         return f"http://{host}:{self.port}"
 
+    @property
+    def listening(self) -> bool:
+        """False when a default port was taken at the start (serve went on without it)."""
+        return self._site.listening
+
     async def start(self) -> None:
         await self._site.start()
+        if not self._site.listening:
+            return
         ctx = self.context
         if ctx.amqp is not None:
             ctx.listeners.append(
@@ -213,7 +239,7 @@ class PrometheusServer:
         app = web.Application(middlewares=[_errors_and_auth])
         app[CONTEXT] = self.context
         _add_routes(app, _prometheus.ROUTES)
-        self._site = _Site(app, host, port)
+        self._site = _Site(app, host, port, management=False)
 
     @property
     def port(self) -> int:
@@ -224,9 +250,14 @@ class PrometheusServer:
         host = self._site.host if ":" not in self._site.host else f"[{self._site.host}]"
         return f"http://{host}:{self.port}"
 
+    @property
+    def listening(self) -> bool:
+        return self._site.listening
+
     async def start(self) -> None:
         await self._site.start()
-        log.info("Prometheus metrics: HTTP (non-TLS) listener started on port %s", self.port)
+        if self._site.listening:
+            log.info("Prometheus metrics: HTTP (non-TLS) listener started on port %s", self.port)
 
     async def stop(self) -> None:
         await self._site.stop()

@@ -9,7 +9,7 @@ import zlib
 from typing import Any
 
 from amqpmodel import BasicProperties, Binding, Channel, Consumer, Exchange, Queue, VirtualHost
-from amqpmodel.driver import PROPERTY_NAMES, channel_state
+from amqpmodel.driver import PROPERTY_NAMES, channel_state, vhost_metadata
 
 from ._context import ClientConnection, Context
 from ._http import to_json
@@ -24,7 +24,6 @@ __all__ = [
     "properties_key",
     "properties_object",
     "queue_object",
-    "user_object",
     "vhost_object",
 ]
 
@@ -35,7 +34,9 @@ def exchange_name(name: str) -> str:
 
 
 def exchange_object(exchange: Exchange, vhost: str) -> dict[str, Any]:
-    return {
+    """Spec 18.8; ``policy`` (and 14.19's operator policy and merged definition) only
+    when one applies, as RabbitMQ leaves them out."""
+    obj: dict[str, Any] = {
         "name": exchange.name,
         "vhost": vhost,
         "type": exchange.type,
@@ -45,6 +46,14 @@ def exchange_object(exchange: Exchange, vhost: str) -> dict[str, Any]:
         "arguments": exchange.arguments,
         "user_who_performed_action": "rmq-internal",
     }
+    policy, operator = exchange.policy, exchange.operator_policy
+    if policy is not None:
+        obj["policy"] = policy.name
+    if operator is not None:
+        obj["operator_policy"] = operator.name
+    if policy is not None or operator is not None:
+        obj["effective_policy_definition"] = exchange.effective_policy_definition
+    return obj
 
 
 def properties_key(routing_key: str, arguments: dict[str, Any]) -> str:
@@ -112,9 +121,10 @@ def queue_object(
         "owner_pid": _owner_name(context, owner, clients) if owner is not None else None,
         "arguments": queue.arguments,
         "state": "running",
-        "policy": None,
-        "operator_policy": None,
-        "effective_policy_definition": {},
+        # spec 14.19: the winning policy and operator policy, and their merge
+        "policy": queue.policy.name if queue.policy is not None else None,
+        "operator_policy": queue.operator_policy.name if queue.operator_policy is not None else None,
+        "effective_policy_definition": queue.effective_policy_definition,
         "consumers": len(consumers),
         "consumer_capacity": capacity,
         "consumer_utilisation": capacity if consumers else None,
@@ -280,18 +290,8 @@ def consumer_object(
     }
 
 
-def vhost_metadata(context: Context, name: str) -> dict[str, Any]:
-    """A vhost's description, tags and default queue type, with RabbitMQ's defaults."""
-    metadata = context.vhost_metadata.get(name, {})
-    return {
-        "description": metadata.get("description", "Default virtual host" if name == "/" else ""),
-        "tags": list(metadata.get("tags", [])),
-        "default_queue_type": metadata.get("default_queue_type", "classic"),
-    }
-
-
 def vhost_object(context: Context, vhost: VirtualHost) -> dict[str, Any]:
-    metadata = vhost_metadata(context, vhost.name)
+    metadata = vhost_metadata(context.broker, vhost.name)
     ready = sum(q.messages_ready for q in vhost.queues.values())
     unacked = sum(q.messages_unacknowledged for q in vhost.queues.values())
     obj: dict[str, Any] = {
@@ -299,7 +299,7 @@ def vhost_object(context: Context, vhost: VirtualHost) -> dict[str, Any]:
         "description": metadata["description"],
         "tags": metadata["tags"],
         "default_queue_type": metadata["default_queue_type"],
-        "tracing": False,
+        "tracing": vhost.tracing,  # spec 17.1
         "protected_from_deletion": False,
         "cluster_state": {context.node: "running"},
         "messages": ready + unacked,
@@ -315,16 +315,6 @@ def vhost_object(context: Context, vhost: VirtualHost) -> dict[str, Any]:
     if any(v for k, v in stats.items() if not k.endswith("_details")):
         obj["message_stats"] = stats
     return obj
-
-
-def user_object(name: str, password_hash: str, tags: tuple[str, ...]) -> dict[str, Any]:
-    return {
-        "name": name,
-        "password_hash": password_hash,
-        "hashing_algorithm": "rabbit_password_hashing_sha256",
-        "tags": list(tags),
-        "limits": {},
-    }
 
 
 def properties_object(properties: BasicProperties) -> dict[str, Any]:

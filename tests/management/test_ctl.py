@@ -143,32 +143,25 @@ def test_users_vhosts_and_permissions(ctl: Ctl, broker: Broker) -> None:
     assert "app\t[management, monitoring]" in lines and "guest\t[administrator]" in lines
     assert ctl("add_vhost", "staging")[0] == 0 and "staging" in broker.vhosts
     assert ctl("list_vhosts")[1].splitlines() == ["Listing vhosts ...", "name", "/", "staging"]
+    assert ctl("set_permissions", "-p", "staging", "app", "^app-.*", ".*", ".*")[0] == 0
     lines = ctl("list_permissions", "-p", "staging")[1].splitlines()
     assert lines[0] == 'Listing permissions for vhost "staging" ...'
-    assert "app\t.*\t.*\t.*" in lines
-    assert ctl("set_permissions", "-p", "staging", "app", ".*", ".*", ".*")[0] == 0
-    code, _, err = ctl("set_permissions", "-p", "staging", "app", "^app-.*", ".*", ".*")
-    assert code == 70 and err.startswith("Error:\n") and "not supported by amqpmodel yet" in err
+    assert "app\t^app-.*\t.*\t.*" in lines  # spec 15.4
     assert ctl("delete_vhost", "staging")[0] == 0 and "staging" not in broker.vhosts
     assert ctl("delete_user", "app")[0] == 0 and "app" not in broker.users
     code, _, err = ctl("delete_user", "app")
     assert code == 70 and 'User "app" does not exist' in err
 
 
-def test_what_does_not_exist_yet_is_an_error_not_a_traceback(ctl: Ctl) -> None:
-    # policies and tracing need issue 13: rabbitmqctl-style errors, non-zero exits
-    assert ctl("list_policies")[1].splitlines() == [
-        'Listing policies for vhost "/" ...',
-        "vhost\tname\tpattern\tapply-to\tdefinition\tpriority",
-    ]
-    for command in (["set_policy", "ttl", ".*", '{"message-ttl": 1000}'], ["trace_on"]):
-        code, out, err = ctl(*command)
-        assert code == 70, command
-        assert err.startswith("Error:\n") and "Traceback" not in err
+def test_bad_input_is_an_error_not_a_traceback(ctl: Ctl) -> None:
+    # rabbitmqctl-style errors, non-zero exits
     code, _, err = ctl("clear_policy", "ttl")
     assert code == 70 and "Parameter does not exist" in err
     code, _, err = ctl("set_policy", "ttl", ".*", "{nope")
     assert code == 65 and "Could not parse JSON document" in err
+    code, _, err = ctl("set_policy", "ttl", ".*", '{"max-length": -1}')
+    assert code == 70 and err.startswith("Error:\n") and "Traceback" not in err
+    assert "-1 is not a valid maximum length" in err  # spec 14.7
 
 
 def test_queue_actions_and_close_connection(ctl: Ctl, broker: Broker, served: ServeURL) -> None:

@@ -31,6 +31,7 @@ def server_process() -> Iterator[tuple[subprocess.Popen[str], int]]:
             "serve",
             "--port",
             "0",
+            "--no-management",
             "--no-guest",
             "--user",
             "app:s3cret",
@@ -161,7 +162,7 @@ def test_guest_may_log_in_from_loopback_only(user: str, loopback: bool, accepted
 
 def _serve_process(*options: str) -> tuple[subprocess.Popen[str], int]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "amqpmodel", "serve", "--port", "0", "--quiet", *options],
+        [sys.executable, "-m", "amqpmodel", "serve", "--port", "0", "--quiet", "--no-management", *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -215,7 +216,7 @@ def test_max_message_size_and_consumer_timeout_options() -> None:
 )
 def test_bad_option_values_are_refused(options: tuple[str, str]) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "amqpmodel", "serve", "--port", "0", *options],
+        [sys.executable, "-m", "amqpmodel", "serve", "--port", "0", "--no-management", *options],
         capture_output=True,
         text=True,
         timeout=30,

@@ -143,7 +143,7 @@ def _serve_process(
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
     process = subprocess.Popen(
-        [sys.executable, "-m", "amqpmodel", "serve", "--port", "0", *options],
+        [sys.executable, "-m", "amqpmodel", "serve", "--port", "0", "--no-management", *options],
         stdout=subprocess.PIPE,
         stderr=open(log_path, "w") if log_path else subprocess.PIPE,  # noqa: SIM115
         text=True,

@@ -97,7 +97,7 @@ def test_version_rules_apply_over_the_wire() -> None:
 @pytest.fixture
 def served_3_13() -> Iterator[int]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "amqpmodel", "serve", "--port", "0", "--rabbitmq-version", "3.13"],
+        [sys.executable, "-m", "amqpmodel", "serve", "--port", "0", "--no-management", "--rabbitmq-version", "3.13"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -129,7 +129,7 @@ def test_cli_serve_takes_rabbitmq_version(served_3_13: int) -> None:
 
 def test_cli_refuses_an_unknown_version() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "amqpmodel", "serve", "--port", "0", "--rabbitmq-version", "4.1"],
+        [sys.executable, "-m", "amqpmodel", "serve", "--port", "0", "--no-management", "--rabbitmq-version", "4.1"],
         capture_output=True,
         text=True,
         timeout=30,

@@ -60,6 +60,7 @@ class ServeProcess:
 
     def start(self) -> ServeProcess:
         args = [sys.executable, "-m", "amqpmodel", "serve", "--port", str(self.port), "--quiet"]
+        args.append("--no-management")  # two serves at once must not race for 15672
         if self.data_dir is not None:
             args += ["--data-dir", str(self.data_dir)]
         deadline = time.monotonic() + WAIT

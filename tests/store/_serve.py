@@ -22,7 +22,7 @@ class ServeProcess:
         self.output = ""
 
     def start(self) -> ServeProcess:
-        args = [sys.executable, "-m", "amqpmodel", "serve", "--port", "0", "--quiet"]
+        args = [sys.executable, "-m", "amqpmodel", "serve", "--port", "0", "--quiet", "--no-management"]
         if self.data_dir is not None:
             args += ["--data-dir", str(self.data_dir)]
         self.process = subprocess.Popen(
