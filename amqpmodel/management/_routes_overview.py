@@ -12,11 +12,11 @@ from typing import Any
 
 from aiohttp import web
 
-from amqpmodel.driver import exchange_type_names
+from amqpmodel.driver import exchange_type_names, set_global_parameter
 
 from ._context import Context
 from ._handlers import context, level, list_response, one, path_vhost, user
-from ._http import json_response, not_found, unsupported
+from ._http import bad_request, json_response, not_found, read_json, require_keys
 
 __all__ = ["ROUTES"]
 
@@ -200,7 +200,14 @@ async def cluster_name(request: web.Request) -> web.Response:
 
 @level("administrator")
 async def set_cluster_name(request: web.Request) -> web.Response:
-    raise unsupported("changing the cluster name is")
+    """PUT {"name": ...}: the global parameter ``cluster_name``, as RabbitMQ keeps it."""
+    body = await read_json(request)
+    require_keys(body, "name")
+    name = body["name"]
+    if not isinstance(name, str) or not name:
+        raise bad_request("the cluster name is a non-empty string")
+    set_global_parameter(context(request).broker, "cluster_name", name)
+    return web.Response(status=204)
 
 
 # ----------------------------------------------------------------- health checks (spec 18.12)

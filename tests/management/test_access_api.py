@@ -294,6 +294,10 @@ def test_global_parameters_and_the_cluster_name(api: Api) -> None:
     assert api.delete("/api/global-parameters/cluster_name")[0] == 204
     assert api.delete("/api/global-parameters/cluster_name")[0] == 404
     assert api.get("/api/cluster-name")[1]["name"].startswith("rabbit@")
+    assert api.put("/api/cluster-name", {"name": "prod-2"})[0] == 204
+    assert api.get("/api/global-parameters/cluster_name")[1] == {
+        "name": "cluster_name", "value": "prod-2"}
+    assert api.put("/api/cluster-name", {})[1]["reason"] == "[{key_missing,name}]"
 
 
 # ----------------------------------------------------------------- definitions (16)
