@@ -112,13 +112,36 @@ def _queue_row(queue: Queue) -> tuple[CellValue, ...]:
     )
 
 
+def policy_cell(entity: Queue | Exchange) -> Cell:
+    """The policy and operator policy in force, with the effective definition on hover
+    (spec 14.19); empty when neither applies."""
+    names = [p.name for p in (entity.policy, entity.operator_policy) if p is not None]
+    if not names:
+        return Cell("")
+    if entity.operator_policy is not None:
+        names[-1] = f"{names[-1]} (operator)"
+    return Cell(", ".join(names), title=field_text(entity.effective_policy_definition))
+
+
+def _with_policies(
+    columns: Sequence[str], rows: list[tuple[CellValue, ...]], entities: list[Any]
+) -> tuple[Sequence[str], list[tuple[CellValue, ...]]]:
+    """Add a policy column when a policy applies to any of the rows."""
+    cells = [policy_cell(entity) for entity in entities]
+    if not any(cell.text for cell in cells):
+        return columns, rows
+    return (*columns, "policy"), [(*row, cell) for row, cell in zip(rows, cells, strict=True)]
+
+
 def queues_table(queues: Iterable[Queue], title: str = "queues") -> Table:
-    rows = [_queue_row(q) for q in queues]
+    listed = list(queues)
+    rows = [_queue_row(q) for q in listed]
     columns: Sequence[str] = _QUEUE_COLUMNS
     if not any(row[7].text for row in rows if isinstance(row[7], Cell)):
         # no queue of a type with figures of its own: leave the column out
         columns = tuple(c for c in _QUEUE_COLUMNS if c != "type figures")
         rows = [row[:7] + row[8:] for row in rows]
+    columns, rows = _with_policies(columns, rows, listed)
     return Table.of(f"{title} ({len(rows)})", columns, rows, _QUEUE_NUMERIC)
 
 
@@ -140,7 +163,8 @@ def _exchange_features(exchange: Exchange) -> Cell:
 
 
 def exchanges_table(exchanges: Iterable[Exchange], title: str = "exchanges") -> Table:
-    rows = [
+    listed = list(exchanges)
+    rows: list[tuple[CellValue, ...]] = [
         (
             exchange.name or "(AMQP default)",
             exchange.type,
@@ -149,14 +173,12 @@ def exchanges_table(exchanges: Iterable[Exchange], title: str = "exchanges") -> 
             exchange.messages_delayed if exchange.type == "x-delayed-message" else "",
             arguments_cell(exchange.arguments),
         )
-        for exchange in exchanges
+        for exchange in listed
     ]
-    return Table.of(
-        f"{title} ({len(rows)})",
-        ("name", "type", "features", "bindings", "delayed", "arguments"),
-        rows,
-        ("bindings", "delayed"),
+    columns, rows = _with_policies(
+        ("name", "type", "features", "bindings", "delayed", "arguments"), rows, listed
     )
+    return Table.of(f"{title} ({len(rows)})", columns, rows, ("bindings", "delayed"))
 
 
 def bindings_table(bindings: Iterable[Binding], title: str = "bindings") -> Table:

@@ -302,3 +302,17 @@ def test_a_transactional_channel_shows_what_waits_for_its_commit(
     ch.tx_commit()
     (row,) = broker.channels.table().rows
     assert dict(zip(columns, row, strict=True))["uncommitted"] == 0
+
+
+def test_queues_and_exchanges_show_their_policies_spec_14_19() -> None:
+    broker = Broker()
+    channel = broker.connect().channel()
+    channel.queue_declare("jobs")
+    plain = repr(broker.queues)
+    assert "policy" not in plain.splitlines()[1]  # no policy anywhere: no column
+    broker.set_policy("cap", "^jobs$", {"max-length": 5})
+    table = repr(broker.queues)
+    assert "policy" in table.splitlines()[1] and "cap" in table
+    assert 'max-length' in broker.queues._repr_html_()  # the definition on hover
+    broker.set_policy("ae", "^amq\\.direct$", {"alternate-exchange": "x"}, apply_to="exchanges")
+    assert "ae" in repr(broker.exchanges)
