@@ -5,6 +5,7 @@ Import everything from here; the underscored modules are private.
 
 from importlib.metadata import PackageNotFoundError, version
 
+from ._alarms import ConnectionBlockedTimeout
 from ._broker import Broker
 from ._channel import Channel
 from ._clock import Clock, MonotonicClock, VirtualClock
@@ -85,6 +86,7 @@ __all__ = [
     "Clock",
     "CommandInvalid",
     "Connection",
+    "ConnectionBlockedTimeout",
     "ConnectionClosed",
     "ConnectionForced",
     "Consumer",

@@ -10,6 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from . import _broker_access, _broker_policies, _definitions, _trace
 from ._access import AccessControl, check_vhost_access
+from ._alarms import (
+    DEFAULT_BLOCKED_PUBLISH_TIMEOUT,
+    DEFAULT_DISK_FREE_LIMIT,
+    AlarmListener,
+    ResourceAlarms,
+)
 from ._clock import Clock, MonotonicClock, VirtualClock
 from ._errors import AccessRefused, CallbacksDidNotSettle, ConnectionForced, NotAllowed
 from ._parameters import ParameterListener, Parameters
@@ -24,6 +30,7 @@ if TYPE_CHECKING:
     from ._diagram import Topology
     from ._journal import Journal
     from ._losses import LossLog
+    from ._memory import MemoryUse
     from ._views._collections import (
         BindingList,
         ChannelList,
@@ -69,6 +76,9 @@ class Broker:
         data_dir: str | os.PathLike[str] | None = None,
         sync: str = "normal",
         rabbitmq_version: str | RabbitMQVersion = DEFAULT_RABBITMQ_VERSION,
+        memory_high_watermark: float | int | str | None = None,
+        disk_free_limit: float | int | str = DEFAULT_DISK_FREE_LIMIT,
+        blocked_publish_timeout: float | None = DEFAULT_BLOCKED_PUBLISH_TIMEOUT,
     ) -> None:
         """``data_dir``: keep what RabbitMQ keeps across a restart there (spec 22); the
         directory is created, locked against other processes, and recovered from when
@@ -78,7 +88,18 @@ class Broker:
         ``rabbitmq_version``: the RabbitMQ this broker behaves as, "3.13", "4.0", "4.2"
         (the default) or "4.3", or a patch release such as "4.2.5" (spec 0.x); an
         unknown one raises ``ValueError``. ``max_message_size`` defaults to that
-        version's (128 MiB in 3.13, 16 MiB from 4.0, spec 0.4)."""
+        version's (128 MiB in 3.13, 16 MiB from 4.0, spec 0.4).
+
+        Resource alarms (spec 21.1-21.5): ``memory_high_watermark`` is RabbitMQ's
+        ``vm_memory_high_watermark``, a fraction of the machine's memory (a float,
+        or a string such as "0.4"; default the version's: 0.6, 3.13's 0.4) or an
+        absolute size (an int of bytes, or "200MB"), compared with the message bytes
+        the broker holds (``memory_use()``); ``disk_free_limit`` (with a data dir;
+        default 50000000 bytes, "50MB", or a float: a multiple of the memory). Above
+        the watermark or below the free limit publishers are blocked until it
+        clears: the socket server blocks their connections, and an in-process
+        ``basic_publish`` waits, raising ``ConnectionBlockedTimeout`` (not
+        published) after ``blocked_publish_timeout`` seconds (None: no limit)."""
         # what differs between RabbitMQ versions, read where it acts (_version.py)
         self.rabbitmq_version: RabbitMQVersion = rabbitmq_version_of(rabbitmq_version)
         self.clock: Clock = clock if clock is not None else MonotonicClock()
@@ -93,6 +114,8 @@ class Broker:
         self._lock = threading.RLock()
         self._condition = threading.Condition(self._lock)
         self._waiters = 0
+        # bytes publishes may still add before the memory is measured again (_alarms.py)
+        self._publish_credit = 0
         # the clock in its raw units (``now() == raw() + raw_offset``): the hot paths
         # compare due timers with it; MonotonicClock.raw is a C function
         raw = getattr(self.clock, "raw", None)
@@ -120,6 +143,14 @@ class Broker:
         self._default_user = default_user[0] if default_user is not None else None
         if isinstance(self.clock, VirtualClock):
             self.clock._attach(self)
+        self._alarms = ResourceAlarms(
+            self,
+            memory_high_watermark
+            if memory_high_watermark is not None
+            else self.rabbitmq_version.memory_high_watermark,
+            disk_free_limit,
+            blocked_publish_timeout,
+        )
 
         def create_defaults() -> None:
             # a fresh broker (RabbitMQ: the first boot of a node): "/" and the default user
@@ -133,9 +164,13 @@ class Broker:
             from .store import Store  # the one driver the core composes: Broker(data_dir=...)
 
             self._store = Store(self, data_dir, sync=sync, on_fresh=create_defaults)
+        with self._lock:
+            self._alarms.check()  # with a data dir, the disk monitor starts here
 
     def __repr__(self) -> str:
-        return f"<Broker vhosts={list(self.vhosts)} connections={len(self._connections)}>"
+        alarms = self._alarms.active
+        alarm = f" alarms={'+'.join(alarms)}" if alarms else ""  # spec 21.1, 21.2
+        return f"<Broker vhosts={list(self.vhosts)} connections={len(self._connections)}{alarm}>"
 
     def _repr_html_(self) -> str:
         from ._inspect import broker_html
@@ -463,6 +498,55 @@ class Broker:
                 now = self.clock.now()
                 if timers.next_any <= now:
                     timers.fire_due(now)
+
+    # ----------------------------------------------------------------- resource alarms (spec 21)
+
+    @property
+    def resource_alarms(self) -> tuple[str, ...]:
+        """The resource alarms on now: ``()``, ``("memory",)``, ``("disk",)`` or both
+        (spec 21.1, 21.2). While any is on, publishers are blocked (21.3)."""
+        return self._alarms.active
+
+    def memory_use(self) -> MemoryUse:
+        """The message bytes held now, as the memory alarm counts them (its ``total``
+        is compared with ``memory_limit``; see ``amqpmodel._memory``)."""
+        from ._memory import measure
+
+        with self._lock:
+            return measure(self)
+
+    @property
+    def memory_limit(self) -> int:
+        """The memory high watermark in bytes (a relative one times the machine's memory)."""
+        return self._alarms.memory_limit
+
+    def set_memory_high_watermark(self, value: float | int | str) -> None:
+        """Change the watermark, as ``rabbitmqctl set_vm_memory_high_watermark``: a
+        fraction (0.4, "0.4"; 0 blocks every publisher) or a size (200000000,
+        "200MB"); the alarm is re-evaluated at once."""
+        with self._lock:
+            self._alarms.set_memory_high_watermark(value)
+
+    @property
+    def disk_free_limit(self) -> int:
+        """The disk free limit in bytes (spec 21.2; checked only with a data dir)."""
+        return self._alarms.disk_limit
+
+    def set_disk_free_limit(self, value: float | int | str) -> None:
+        """Change the disk free limit, as ``rabbitmqctl set_disk_free_limit``."""
+        with self._lock:
+            self._alarms.set_disk_free_limit(value)
+
+    def add_alarm_listener(self, listener: AlarmListener) -> None:
+        """For drivers: ``listener(alarms)`` whenever the set of alarms changes (the
+        tuple ``resource_alarms`` returns), under the broker lock, on whichever thread
+        checked (a timer, a publisher): it must not block."""
+        with self._lock:
+            self._alarms.add_listener(listener)
+
+    def remove_alarm_listener(self, listener: AlarmListener) -> None:
+        with self._lock:
+            self._alarms.remove_listener(listener)
 
     # ----------------------------------------------------------------- callbacks
 

@@ -16,6 +16,7 @@ from ._errors import (
     PreconditionFailed,
     UnroutableError,
 )
+from ._memory import MESSAGE_OVERHEAD
 from ._methods import BasicReturn
 from ._properties import (
     EMPTY_PROPERTIES,
@@ -62,6 +63,11 @@ def basic_publish(
             self._enter()
         elif (due := self._timers.next_raw) != INFINITY and due <= self._raw_now():
             self._broker.tick()  # a timer is due: settle it first
+        broker = self._broker
+        if broker._publish_credit <= 0:  # measure the memory again; an alarm blocks (21.3)
+            broker._alarms.before_publish(self)
+            if self._closed is not None:  # closed while it waited
+                self._enter()
         if (
             exchange == ""
             and (properties is None or properties is EMPTY_PROPERTIES)
@@ -77,7 +83,7 @@ def basic_publish(
                 queue is not None
                 and queue._plain
                 and not queue._consumers
-                and len(body) <= self._broker.max_message_size
+                and len(body) <= broker.max_message_size
             ):
                 queue.stats.enqueued += 1
                 # the message is its own queue entry (see Message)
@@ -86,6 +92,7 @@ def basic_publish(
                 )
                 queue._ready.push(message)
                 queue._ready_bytes += len(body)
+                broker._publish_credit -= len(body) + MESSAGE_OVERHEAD
                 if self._confirming:  # a plain queue never refuses: ack (spec 8.2)
                     self._publish_seq += 1
                     if self._ack_nack_callback is not None:
@@ -161,6 +168,7 @@ def _publish(
     queues = vhost.route(target, keys, props.headers, message)
     if vhost.tracing:
         trace_publish(self, message, keys, queues)  # spec 17.3: after routing, unroutable too
+    self._broker._publish_credit -= (len(body) + MESSAGE_OVERHEAD) * len(queues)
     if self._confirming:
         self._publish_seq += 1
     if not queues and target is vhost.default_exchange and routing_key.startswith(REPLY_TO_PREFIX):

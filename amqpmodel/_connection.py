@@ -56,6 +56,8 @@ class Connection:
         self._wakeup: Callable[[], None] | None = None
         # deliveries hand out private copies of mutable properties (see delivered_properties)
         self._private_properties = True
+        # an in-process basic_publish waits while a resource alarm is on (_alarms.py)
+        self._alarms_wait = True
         self._exclusive_queues: dict[str, Queue] = {}
         self._closed: tuple[int, str] | None = None
 
@@ -158,6 +160,13 @@ class Connection:
         deliveries then hand out the queued message's own properties instead of a
         private copy of their headers, which only an in-process handler needs."""
         self._private_properties = False
+
+    def handles_resource_alarms(self) -> None:
+        """Declare that this connection's driver blocks its publishers itself while a
+        resource alarm is on (the socket server stops reading their sockets, spec
+        21.3): ``basic_publish`` on its channels then never waits for an alarm to
+        clear, as an in-process publisher does (``Broker(blocked_publish_timeout=)``)."""
+        self._alarms_wait = False
 
     def channel(self, channel_number: int | None = None) -> Channel:
         """Open a channel; the lowest free number when none is given."""

@@ -16,6 +16,7 @@ from ._views._rows import (
     exchanges_table,
     messages_table,
     queues_table,
+    resources_table,
     unacked_table,
 )
 from ._views._table import Table, tables_html
@@ -108,6 +109,8 @@ def broker_html(broker: Broker) -> str:
                 ("queues", "exchanges", "connections"),
             )
         )
+    if broker.resource_alarms:  # spec 21.1-21.3: why publishers wait
+        tables.insert(0, resources_table(broker))
     return tables_html(tables)
 
 

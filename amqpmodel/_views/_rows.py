@@ -15,6 +15,7 @@ from ._table import Cell, CellValue, Table
 from ._values import arguments_cell, body_cell, field_text, headers_cell, properties_cell
 
 if TYPE_CHECKING:
+    from amqpmodel._broker import Broker
     from amqpmodel._channel import Channel
     from amqpmodel._connection import Connection
     from amqpmodel._consumer import Consumer
@@ -33,6 +34,7 @@ __all__ = [
     "messages_table",
     "queue_features",
     "queues_table",
+    "resources_table",
     "type_figures",
     "unacked_table",
 ]
@@ -51,6 +53,35 @@ _QUEUE_FEATURES = (
     ("x-max-priority", "Pri"),
     ("x-single-active-consumer", "SAC"),
 )
+
+
+# ----------------------------------------------------------------- resources (spec 21)
+
+
+def resources_table(broker: Broker, title: str = "resource alarms") -> Table:
+    """Memory (the message bytes held, against the high watermark) and, with a data
+    dir, disk (free space, against the free limit), and whether each alarm is on."""
+    alarms = broker._alarms
+    active = alarms.active
+    rows: list[tuple[CellValue, ...]] = [
+        (
+            "memory",
+            alarms.memory_use.total,
+            alarms.memory_limit,
+            "ON: publishers blocked" if "memory" in active else "-",
+        )
+    ]
+    if alarms.disk_free is not None:
+        rows.append(
+            (
+                "disk free",
+                alarms.disk_free,
+                alarms.disk_limit,
+                "ON: publishers blocked" if "disk" in active else "-",
+            )
+        )
+    note = "bytes at the last check; memory is message bytes held (see Broker.memory_use)"
+    return Table.of(title, ("resource", "bytes", "limit", "alarm"), rows, ("bytes", "limit"), note)
 
 
 # ----------------------------------------------------------------- queues

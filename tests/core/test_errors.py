@@ -636,6 +636,7 @@ def test_every_exported_exception_carries_a_reply_code_and_text(
         amqpmodel.NackError([]),
         amqpmodel.CallbacksDidNotSettle("pending"),
         amqpmodel.ParameterError("Parameter does not exist"),
+        amqpmodel.ConnectionBlockedTimeout(("memory",), 1.0),
     ]
     assert {type(sample) for sample in samples} == set(_exported_exceptions())
     for sample in samples:
