@@ -10,9 +10,11 @@ import os
 import sys
 from collections.abc import Sequence
 
+from ._alarms import DEFAULT_DISK_FREE_LIMIT
 from ._broker import DEFAULT_CONSUMER_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE, Broker
 from ._definitions import load_definitions
 from ._errors import NotFound
+from ._memory import parse_watermark
 from ._parameters import ParameterError
 from ._version import (
     DEFAULT_RABBITMQ_VERSION,
@@ -121,6 +123,18 @@ def _max_connections(text: str) -> int | None:
     return value
 
 
+def _watermark(text: str) -> float | int:
+    """RabbitMQ's forms: a fraction ("0.4") or a size ("200MB", "1GiB", "5000000")."""
+    try:
+        value = parse_watermark(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if value.absolute is not None:
+        return value.absolute
+    assert value.relative is not None
+    return value.relative
+
+
 def _serve(args: argparse.Namespace) -> int:
     try:
         from .server import ServerSettings, run_server
@@ -155,6 +169,8 @@ def _serve(args: argparse.Namespace) -> int:
             data_dir=args.data_dir,
             sync=args.sync,
             rabbitmq_version=args.rabbitmq_version,
+            memory_high_watermark=args.memory_high_watermark,
+            disk_free_limit=args.disk_free_limit,
         )
     except StoreError as error:
         print(f"amqpmodel serve: {error}", file=sys.stderr)
@@ -328,6 +344,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="N",
         help="refuse connection.open (530) while more than N sockets are open, as "
         "RabbitMQ's connection_max (default 'infinity')",
+    )
+    serve.add_argument(
+        "--memory-high-watermark",
+        type=_watermark,
+        default=None,
+        metavar="LIMIT",
+        help="block publishers while the messages held take more than this: a fraction of "
+        "the machine's memory (0.4) or a size (200MB, 1GiB), as RabbitMQ's "
+        "vm_memory_high_watermark (default 0.6; 0.4 with --rabbitmq-version 3.13)",
+    )
+    serve.add_argument(
+        "--disk-free-limit",
+        type=_watermark,
+        default=DEFAULT_DISK_FREE_LIMIT,
+        metavar="LIMIT",
+        help="with --data-dir: block publishers while its disk has less free space than "
+        "this: a size (50MB) or a multiple of the memory (1.0), as RabbitMQ's "
+        f"disk_free_limit (default {DEFAULT_DISK_FREE_LIMIT})",
     )
     serve.add_argument(
         "--parameter",

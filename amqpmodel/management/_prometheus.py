@@ -179,17 +179,19 @@ def _process(ctx: Context, writer: _Writer) -> None:
     writer.family(
         "process_resident_memory_bytes", "gauge", "Memory used in bytes", [({}, _memory_used())]
     )
-    for name in (
-        "alarms_memory_used_watermark",
-        "alarms_free_disk_space_watermark",
-        "alarms_file_descriptor_limit",
+    writer.family(
+        "resident_memory_limit_bytes",
+        "gauge",
+        "Memory high watermark in bytes (compared with the message bytes held)",
+        [({}, ctx.broker.memory_limit)],
+    )
+    alarms = ctx.broker.resource_alarms  # spec 21.1, 21.2
+    for name, on in (
+        ("alarms_memory_used_watermark", "memory" in alarms),
+        ("alarms_free_disk_space_watermark", "disk" in alarms),
+        ("alarms_file_descriptor_limit", False),
     ):
-        writer.family(
-            name,
-            "untyped",
-            "is 1 when the alarm is in effect (amqpmodel has no alarms yet)",
-            [({}, 0)],
-        )
+        writer.family(name, "untyped", "is 1 when the alarm is in effect", [({}, int(on))])
     writer.family(
         "identity_info",
         "untyped",

@@ -20,7 +20,6 @@ from ._http import bad_request, json_response, not_found, read_json, require_key
 
 __all__ = ["ROUTES"]
 
-_DISK_FREE_LIMIT = 50_000_000  # spec 21.2
 
 _EXCHANGE_DESCRIPTIONS = {
     "direct": "AMQP direct exchange, as per the AMQP specification",
@@ -132,21 +131,19 @@ def _node(ctx: Context) -> dict[str, Any]:
     except OSError:
         disk_free = 0
     fd_used, fd_total = _fds()
-    try:
-        memory_total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        memory_total = 0
     return {
         "name": ctx.node,
         "type": "disc",
         "running": True,
         "being_drained": False,
-        "mem_used": _memory_used(),
-        "mem_limit": int(memory_total * 0.6),  # spec 21.1
-        "mem_alarm": False,
+        # spec 21.1: the broker's own accounting of message bytes against its watermark
+        "mem_used": ctx.broker.memory_use().total,
+        "mem_limit": ctx.broker.memory_limit,
+        "mem_alarm": "memory" in ctx.broker.resource_alarms,
+        "mem_calculation_strategy": "message_bytes",
         "disk_free": disk_free,
-        "disk_free_limit": _DISK_FREE_LIMIT,
-        "disk_free_alarm": False,
+        "disk_free_limit": ctx.broker.disk_free_limit,
+        "disk_free_alarm": "disk" in ctx.broker.resource_alarms,
         "fd_used": fd_used,
         "fd_total": fd_total,
         "sockets_used": len(ctx.connections()),

@@ -167,7 +167,8 @@ def connection_object(context: Context, record: ClientConnection) -> dict[str, A
         "vhost": core.vhost.name,
         "user": core.user,
         "user_who_performed_action": core.user,
-        "state": "running",
+        # spec 21.3, 21.6: "blocking", "blocked" or "flow" while the server holds it back
+        "state": wire.flow_state if wire is not None else "running",
         "channels": len(core.channels),
         "node": context.node,
         "client_properties": core.client_properties,

@@ -12,6 +12,12 @@ code, not from an imitation of it.
 
 Bytes for the client are delivered on the next loop turn, never inside the
 call that produced them, so pika is never re-entered while it is sending.
+
+Resource alarms (spec 21.3-21.5) act as over a socket: the server blocks a
+publishing connection, pika gets connection.blocked (its
+``add_on_connection_blocked_callback`` callbacks run) and what it sends
+meanwhile waits in the server's buffer until the alarms clear and
+connection.unblocked comes.
 """
 
 from __future__ import annotations
@@ -102,6 +108,8 @@ class InProcessConnection(pika.connection.Connection):  # type: ignore[misc]
         self._last_from_client = time.monotonic()
         self._finalizer: weakref.finalize[Any, Any] | None = None
         self._transport: ServerConnection | None = None
+        self._turn_scheduled = False
+        self._alarm_listener: Callable[[tuple[str, ...]], None] | None = None
         super().__init__(
             parameters,
             on_open_callback,
@@ -154,11 +162,18 @@ class InProcessConnection(pika.connection.Connection):  # type: ignore[misc]
         )
         self._server = self._transport = server
         self._finalizer = weakref.finalize(self, _orphaned, server)
+        broker = self._amqpmodel_broker
+        listener = self._alarm_listener = _weak(self._alarms_moved)
+        broker.add_alarm_listener(listener)
+        weakref.finalize(self, broker.remove_alarm_listener, listener)
         self._on_stream_connected()
 
     def _adapter_disconnect_stream(self) -> None:
         """pika is done with the stream (close-ok, or an error): the server sees the socket go."""
         server, self._transport = self._server, None
+        if self._alarm_listener is not None:
+            self._amqpmodel_broker.remove_alarm_listener(self._alarm_listener)
+            self._alarm_listener = None
         if self._heartbeat_timer is not None:
             self._amqpmodel_loop.remove_timeout(self._heartbeat_timer)
             self._heartbeat_timer = None
@@ -186,6 +201,30 @@ class InProcessConnection(pika.connection.Connection):  # type: ignore[misc]
             if self._heartbeat_timer is None:
                 self._schedule_server_heartbeat()
         server.data_received(data)
+        self._steer(server)
+
+    def _steer(self, server: ServerConnection) -> None:
+        """Frames left for the server's next turn are handled on the next loop turn."""
+        if server.input_waiting and not self._turn_scheduled:
+            self._turn_scheduled = True
+            self._amqpmodel_loop.add_callback(self._next_turn)
+
+    def _next_turn(self) -> None:
+        self._turn_scheduled = False
+        server = self._transport
+        if server is not None and not server.closed:
+            server.resume_input()
+            self._steer(server)
+
+    def _alarms_moved(self, alarms: tuple[str, ...]) -> None:
+        """The broker's alarm listener (under its lock, any thread): act on our loop."""
+        self._amqpmodel_loop.add_callback_threadsafe(self._alarms_changed)
+
+    def _alarms_changed(self) -> None:
+        server = self._transport
+        if server is not None and not server.closed:
+            server.alarms_changed()
+            self._steer(server)
 
     def _missed_ticks(self, server: ServerConnection) -> None:
         """The server's heartbeat ticks run only when this loop turns; a handler that
@@ -199,8 +238,9 @@ class InProcessConnection(pika.connection.Connection):  # type: ignore[misc]
 
     # ----------------------------------------------------------------- the server's side
 
-    def _from_server(self, data: bytes) -> None:
-        self._to_client.append(data)
+    def _from_server(self, data: bytes | memoryview) -> None:
+        # a view of a large body (see server._flow): pika wants bytes
+        self._to_client.append(data if type(data) is bytes else bytes(data))
         if not self._delivery_scheduled:
             self._delivery_scheduled = True
             self._amqpmodel_loop.add_callback(self._deliver_to_client)

@@ -23,7 +23,7 @@ from amqpmodel import (
     InternalError,
 )
 
-from ._codec import content_frames, deliver_frame, make_method
+from ._codec import BIG_PART, content_frames, deliver_frame, make_method
 
 if TYPE_CHECKING:
     from ._protocol import ServerChannel, ServerConnection
@@ -60,6 +60,8 @@ def on_deliver(
         )
     )
     out += content_frames(number, properties, body, self.frame_max)
+    if len(body) >= BIG_PART:
+        self._big_parts = True
 
 
 def on_return(
@@ -81,6 +83,8 @@ def on_return(
         ),
     )
     self._out += content_frames(number, properties, body, self.frame_max)
+    if len(body) >= BIG_PART:
+        self._big_parts = True
 
 
 def make_confirm_callback(
@@ -179,8 +183,10 @@ def drain(self: ServerConnection) -> None:
     if core is None or self.closed:
         return
     try:
+        # while the client does not drain its socket, deliveries wait in the core
+        # (sharing their bodies with the queues) rather than in our output (_flow)
         for _ in range(100):
-            if not core.drain():
+            if self._output_paused or not core.drain():
                 break
     except Exception:
         log.exception("internal error draining connection %s", self.peer)

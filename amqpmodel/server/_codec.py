@@ -38,6 +38,7 @@ from amqpmodel.driver import TaggedInt as _TaggedInt
 from ._fields import decode_short_string, decode_table, timestamp
 
 __all__ = [
+    "BIG_PART",
     "FRAME_BODY",
     "FRAME_END",
     "FRAME_HEADER",
@@ -63,6 +64,9 @@ __all__ = [
 PROTOCOL_HEADER = b"AMQP\x00\x00\x09\x01"
 FRAME_METHOD, FRAME_HEADER, FRAME_BODY, FRAME_HEARTBEAT = 1, 2, 3, 8
 FRAME_END = 0xCE
+# a body (or a view of one) at least this large is written as it is, never joined
+# into a larger bytes object: so a body shared by many deliveries is not copied
+BIG_PART = 65536
 _FRAME_END_BYTE = b"\xce"
 _FRAME_PREFIX = struct.Struct(">BHI")
 _METHOD_INDEX = struct.Struct(">I")
@@ -538,8 +542,13 @@ def _encode_properties(properties: BasicProperties) -> bytes:
 
 def content_frames(
     channel: int, properties: BasicProperties, body: bytes, frame_max: int
-) -> list[bytes]:
-    """The content header frame and the body frames of one message."""
+) -> list[bytes | memoryview]:
+    """The content header frame and the body frames of one message.
+
+    The body is never copied: it is one element of the list, or, when it needs
+    several body frames, views of it; so a fanout of one body to many consumers
+    shares it until each write (``ServerConnection._flush`` writes large parts
+    as they are)."""
     # attrs.evolve (dead-lettering, BCC removal) copies the class but not ``encoded``
     encoded = (
         getattr(properties, "encoded", None) if type(properties) is EncodedProperties else None
@@ -547,7 +556,11 @@ def content_frames(
     if encoded is None:
         encoded = b"\x00\x00" if properties is EMPTY_PROPERTIES else _encode_properties(properties)
     header = _CONTENT_HEADER.pack(60, 0, len(body)) + encoded
-    frames = [_FRAME_PREFIX.pack(FRAME_HEADER, channel, len(header)), header, _FRAME_END_BYTE]
+    frames: list[bytes | memoryview] = [
+        _FRAME_PREFIX.pack(FRAME_HEADER, channel, len(header)),
+        header,
+        _FRAME_END_BYTE,
+    ]
     size = len(body)
     if size:
         limit = frame_max - 8
@@ -559,7 +572,7 @@ def content_frames(
                 chunk = view[start : start + limit]
                 frames += (
                     _FRAME_PREFIX.pack(FRAME_BODY, channel, len(chunk)),
-                    bytes(chunk),
+                    chunk,
                     _FRAME_END_BYTE,
                 )
     return frames

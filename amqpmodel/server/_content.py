@@ -118,3 +118,5 @@ def publish(
             self._connection_error(error, 60, 40)
         else:
             self._channel_error(server_channel, error, method)
+    if self.broker.resource_alarms:
+        self._block_publisher()  # spec 21.3: under a resource alarm, nothing more is read

@@ -13,7 +13,7 @@ from pamqp import commands
 
 from amqpmodel import ChannelError
 
-from ._codec import Method, content_frames, get_ok_frame, make_method, method_ids
+from ._codec import BIG_PART, Method, content_frames, get_ok_frame, make_method, method_ids
 from ._content import Content
 
 if TYPE_CHECKING:
@@ -136,6 +136,8 @@ def _basic_get(c: ServerConnection, s: ServerChannel, m: Any) -> None:
         )
     )
     c._out += content_frames(s.number, properties, body, c.frame_max)
+    if len(body) >= BIG_PART:
+        c._big_parts = True
 
 
 def _basic_ack(c: ServerConnection, s: ServerChannel, m: Any) -> None:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "accepted",
+    "alarms_changed",
     "channel_error",
     "closing",
     "connection_error",
@@ -32,6 +33,7 @@ __all__ = [
 ]
 
 connection_log = logging.getLogger("amqpmodel.connection")
+alarm_log = logging.getLogger("amqpmodel.alarm")
 channel_log = logging.getLogger("amqpmodel.channel")
 
 
@@ -168,3 +170,18 @@ def handshake_timeout(connection: ServerConnection, timeout: float | None) -> No
         timeout,
         connection.state,
     )
+
+
+def alarms_changed(before: tuple[str, ...], after: tuple[str, ...], node: str) -> None:
+    """RabbitMQ's alarm lines (spec 21.1, 21.2): a warning when one is set, info when cleared."""
+    for alarm in after:
+        if alarm not in before:
+            alarm_log.warning(
+                "%s resource limit alarm set on node %s: publishers will be blocked until "
+                "this alarm clears",
+                alarm,
+                node,
+            )
+    for alarm in before:
+        if alarm not in after:
+            alarm_log.info("%s resource limit alarm cleared on node %s", alarm, node)

@@ -44,6 +44,11 @@ class ServerSettings:
     ``max_connections`` (RabbitMQ's ``connection_max``, default None: no limit)
     refuses connection.open with 530 while more sockets than that are open
     (spec 21.9).
+
+    ``frames_per_turn`` bounds the frames one connection has handled before the
+    others get their turn (fair scheduling: a client that pipelines cannot starve
+    the rest; the rest of its input waits, and its socket is not read meanwhile);
+    None: no bound.
     """
 
     def __init__(
@@ -55,6 +60,7 @@ class ServerSettings:
         *,
         handshake_timeout: float | None = 10.0,
         max_connections: int | None = None,
+        frames_per_turn: int | None = 96,
     ) -> None:
         self.channel_max = channel_max
         self.frame_max = frame_max
@@ -62,6 +68,9 @@ class ServerSettings:
         self.loopback_users = loopback_users
         self.handshake_timeout = handshake_timeout
         self.max_connections = max_connections
+        if frames_per_turn is not None and frames_per_turn < 1:
+            raise ValueError(f"frames_per_turn must be at least 1, not {frames_per_turn}")
+        self.frames_per_turn = frames_per_turn
 
 
 _CAPABILITIES = {
@@ -239,6 +248,7 @@ def on_open(self: ServerConnection, method: Any) -> None:
     self.core = self.broker.connect(vhost, self.user, self.client_properties)
     self.core.set_wakeup(self._wakeup)
     self.core.encodes_deliveries()  # every delivery becomes frames at once: no private copies
+    self.core.handles_resource_alarms()  # we block a publisher by not reading it (spec 21.3)
     self._send_method(0, make_method(commands.Connection.OpenOk, known_hosts=""))
     self._state = "opened"
     _logs.opened(self, vhost)

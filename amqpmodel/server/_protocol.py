@@ -17,7 +17,8 @@ This module owns the connection's state, its output, the frame loop, the
 channels and the errors. The rest of ``ServerConnection`` lives by
 responsibility and is bound into its class body: ``_negotiation`` (channel 0),
 ``_handlers`` (the channel methods), ``_content`` (content assembly),
-``_callbacks`` (core callbacks to frames, the drains).
+``_callbacks`` (core callbacks to frames, the drains), ``_flow`` (blocked
+publishers, held output, turns).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import logging
 import struct
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -44,7 +46,7 @@ from amqpmodel import (
     UnexpectedFrame,
 )
 
-from . import _callbacks, _content, _logs, _negotiation
+from . import _callbacks, _content, _flow, _logs, _negotiation
 from ._codec import (
     FRAME_BODY,
     FRAME_END,
@@ -62,6 +64,7 @@ from ._codec import (
     method_ids,
 )
 from ._content import Content
+from ._flow import InputHeld
 from ._handlers import HANDLERS, NO_REPLY
 from ._negotiation import ServerSettings
 
@@ -91,7 +94,7 @@ class ServerConnection:
     def __init__(
         self,
         broker: Broker,
-        write: Callable[[bytes], None],
+        write: Callable[[bytes | memoryview], None],
         close: Callable[[], None],
         *,
         peer: str = "?",
@@ -125,7 +128,17 @@ class ServerConnection:
         self._wakeup = wakeup
         self._state = "header"
         self._buffer = b""
-        self._out: list[bytes] = []
+        self._offset = 0  # where the input not yet handled starts in _buffer
+        self._held_input: list[bytes] = []  # what arrived while input was held (_flow)
+        self._out: list[bytes | memoryview] = []
+        self._big_parts = False  # _out holds a large body: written part by part
+        # output the socket could not take yet (see _flow): parts as they are
+        self._held_out: deque[bytes | memoryview] = deque()
+        self._output_paused = False  # the socket's buffer is over its high-water mark
+        self._more_input = False  # frames wait for this connection's next turn
+        self._blocked = False  # spec 21.3: published under a resource alarm, not read
+        self._blocked_sent = False  # connection.blocked sent, connection.unblocked owed
+        self._frames_per_turn = self.settings.frames_per_turn or (1 << 62)
         self.channel_max = self.settings.channel_max
         self.frame_max = self.settings.frame_max
         self.heartbeat = 0
@@ -159,17 +172,12 @@ class ServerConnection:
     def _send_method(self, channel: int, method: Method) -> None:
         self._out.append(method_frame(channel, method))
 
-    def _flush(self) -> None:
-        if self._out:
-            data = b"".join(self._out)
-            self._out.clear()
-            self._sent = True
-            if not self.closed:
-                self._write(data)
+    _flush = _flow.flush
 
     def _finish(self) -> None:
         """Close the socket after sending what is buffered."""
-        self._flush()
+        if not self.closed:
+            self._write_everything()
         if not self.closed:
             self.closed = True
             self._state = "closed"
@@ -234,17 +242,42 @@ class ServerConnection:
         if self.closed:
             return
         self._received = True
-        buffer = self._buffer + data if self._buffer else data
+        if self._state == "opened" and (self._blocked or self._output_paused or self._more_input):
+            self._held_input.append(data)  # kept in order for when it may be handled (_flow)
+            return
+        self._take_input(data)
+        self._run_input()
+
+    def _take_input(self, data: bytes) -> None:
+        """Append ``data`` (and what was held before it) to what is left to handle."""
+        if self._held_input:
+            self._held_input.append(data)
+            data = b"".join(self._held_input)
+            self._held_input.clear()
+        if self._offset < len(self._buffer):
+            self._buffer = self._buffer[self._offset :] + data
+        else:
+            self._buffer = data
+        self._offset = 0
+
+    def _run_input(self) -> None:
+        """Handle the buffered input, up to a turn's worth of frames."""
+        buffer = self._buffer
+        self._more_input = False
         try:
-            consumed = self._frames(buffer)
+            offset = self._frames(buffer, self._offset)
         except AMQPError as error:
             self._connection_error(error)
-            consumed = len(buffer)
+            offset = len(buffer)
         except Exception:  # a bug of ours: never take the server down
             log.exception("internal error on connection %s", self.peer)
             self._connection_error(InternalError("internal error"))
-            consumed = len(buffer)
-        self._buffer = buffer[consumed:] if consumed < len(buffer) else b""
+            offset = len(buffer)
+        if offset < len(buffer):
+            self._offset = offset
+        else:
+            self._buffer = b""
+            self._offset = 0
         if self.core is not None and self.core.has_pending:
             self.drain()
         else:
@@ -253,53 +286,62 @@ class ServerConnection:
         if self._state == "closed" and not self.closed:
             self._finish()
 
-    def _frames(self, buffer: bytes) -> int:
-        """Handle every complete frame in ``buffer``; return the bytes used."""
-        offset = 0
+    def _frames(self, buffer: bytes, offset: int) -> int:
+        """Handle the complete frames in ``buffer`` from ``offset``, at most a turn's
+        worth (``frames_per_turn``), and none after a publish that blocked the
+        connection (spec 21.3); return where the frames not handled start."""
         size = len(buffer)
         if self._state == "header":
-            if size < 8:
-                return 0
-            if buffer[:8] != PROTOCOL_HEADER:
+            if size - offset < 8:
+                return offset
+            if buffer[offset : offset + 8] != PROTOCOL_HEADER:
                 self._out.append(PROTOCOL_HEADER)  # what we speak; then hang up
                 self._state = "closed"
                 return size
             self._start()
-            offset = 8
+            offset += 8
         # frame_max bounds the whole frame, but as RabbitMQ we let a payload of up to
         # frame_max octets through (clients that forget the 8 octets of framing are common)
         payload_max = self.frame_max
-        while size - offset >= 7 and self._state != "closed":
-            frame_type, channel, length = _FRAME_PREFIX.unpack_from(buffer, offset)
-            if length > payload_max:
-                raise FrameError(
-                    f"type {frame_type}, all octets = <<>>: "
-                    f"{{frame_too_large,{length},{self.frame_max - 8}}}"
-                )
-            end = offset + 7 + length
-            if end >= size:
-                break
-            if buffer[end] != FRAME_END:
-                raise FrameError(f"type {frame_type}, channel {channel}: frame_end_marker_missing")
-            payload = buffer[offset + 7 : end]
-            offset = end + 1
-            if self._state == "closing":
-                if frame_type == FRAME_METHOD and channel == 0:
-                    self._closing_method(payload)
-                continue
-            if frame_type == FRAME_METHOD:
-                self._method(channel, payload)
-            elif frame_type == FRAME_HEADER:
-                self._content_header(channel, payload)
-            elif frame_type == FRAME_BODY:
-                self._content_body(channel, payload)
-            elif frame_type == FRAME_HEARTBEAT:
-                if channel != 0:
-                    raise FrameError(f"heartbeat frame on channel {channel}")
-                if length:
-                    raise FrameError(f"heartbeat frame with a {length}-byte payload")
-            else:
-                raise FrameError(f"unknown frame type {frame_type}")
+        turn = self._frames_per_turn
+        try:
+            while size - offset >= 7 and self._state != "closed":
+                if not turn:
+                    self._more_input = True  # the rest waits for the next turn
+                    break
+                turn -= 1
+                frame_type, channel, length = _FRAME_PREFIX.unpack_from(buffer, offset)
+                if length > payload_max:
+                    raise FrameError(
+                        f"type {frame_type}, all octets = <<>>: "
+                        f"{{frame_too_large,{length},{self.frame_max - 8}}}"
+                    )
+                end = offset + 7 + length
+                if end >= size:
+                    break
+                if buffer[end] != FRAME_END:
+                    raise FrameError(f"type {frame_type}, channel {channel}: frame_end_marker_missing")
+                payload = buffer[offset + 7 : end]
+                offset = end + 1
+                if self._state == "closing":
+                    if frame_type == FRAME_METHOD and channel == 0:
+                        self._closing_method(payload)
+                    continue
+                if frame_type == FRAME_METHOD:
+                    self._method(channel, payload)
+                elif frame_type == FRAME_HEADER:
+                    self._content_header(channel, payload)
+                elif frame_type == FRAME_BODY:
+                    self._content_body(channel, payload)
+                elif frame_type == FRAME_HEARTBEAT:
+                    if channel != 0:
+                        raise FrameError(f"heartbeat frame on channel {channel}")
+                    if length:
+                        raise FrameError(f"heartbeat frame with a {length}-byte payload")
+                else:
+                    raise FrameError(f"unknown frame type {frame_type}")
+        except InputHeld:
+            pass  # a publish blocked the connection: the rest waits in the buffer
         return offset
 
     def _closing_method(self, payload: bytes) -> None:
@@ -473,19 +515,35 @@ class ServerConnection:
     drain_pending_only = _callbacks.drain_pending_only
     drain = _callbacks.drain
 
+    # ----------------------------------------------------------------- flow control (_flow)
+
+    _block_publisher = _flow.block_publisher
+    _write_everything = _flow.write_everything
+    alarms_changed = _flow.alarms_changed
+    pause_output = _flow.pause_output
+    resume_input = _flow.resume_input
+    wants_input = property(_flow.wants_input)
+    input_waiting = property(_flow.input_waiting)
+    flow_state = property(_flow.flow_state)
+
     # ----------------------------------------------------------------- socket events
 
     def connection_lost(self) -> None:
         """The socket closed: the core connection closes, requeueing unacked messages (spec 7.13)."""
         self.closed = True
         self._state = "closed"
+        self._buffer = b""
+        self._held_input.clear()
+        self._held_out.clear()
         self._close_core(320, "CONNECTION_FORCED - client disconnected")
 
     def heartbeat_tick(self) -> None:
         """Called every heartbeat/2 seconds: send a heartbeat if idle; hang up after two silent intervals."""
         if self.closed or not self.heartbeat:
             return
-        if self._received:
+        # spec 21.5: no missed heartbeats while we do not read (blocked, output not
+        # drained, input waiting for its turn)
+        if self._received or (self._state == "opened" and not self.wants_input):
             self._received = False
             self._silent_ticks = 0
         else:
@@ -493,6 +551,7 @@ class ServerConnection:
             if self._silent_ticks >= 4:
                 _logs.heartbeats_missed(self)
                 self._out.clear()
+                self._held_out.clear()
                 self._finish()
                 return
         if not self._sent:

@@ -7,7 +7,10 @@ something for it (``Connection.set_wakeup``). The loop also settles the
 broker's timers (TTL, queue expiry) when they come due, and enforces the
 connection limits of ``ServerSettings``: the handshake timeout here, the
 connection count at connection.open (``_negotiation``), accept errors in
-``_listener``.
+``_listener``. Flow control (``_flow``): it stops reading a socket while its
+connection is blocked by a resource alarm (spec 21.3), while the client does
+not drain what is written to it, and while frames wait for the connection's
+next turn, which it schedules after every other connection's.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ log = logging.getLogger("amqpmodel.server")
 _LINGER_SECONDS = 30.0  # RabbitMQ's limit on waiting for a client to close its socket
 _SILENT_CLOSE_DELAY = 3.0  # RabbitMQ's wait before closing after a refused handshake
 _SHUTDOWN_TEXT = "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'"
+_NODE = f"amqpmodel@{socket.gethostname().split('.')[0] or 'localhost'}"
 
 
 def _is_loopback(address: Any) -> bool:
@@ -64,6 +68,8 @@ class _Protocol(asyncio.Protocol):
         self._linger_timer: asyncio.TimerHandle | None = None
         self._handshake_timer: asyncio.TimerHandle | None = None
         self._close_on_data = False
+        self._reading = True  # the transport is reading (see _steer)
+        self._turn_scheduled = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -138,7 +144,41 @@ class _Protocol(asyncio.Protocol):
         if connection.state == "closing" and self._closing_timer is None:
             # a client that never answers connection.close is hung up on
             self._closing_timer = self.loop.call_later(3.0, self._close)
+        self._steer(connection)
         self.server._arm_timer()
+
+    def _steer(self, connection: ServerConnection) -> None:
+        """Read the socket only while the connection wants input (``_flow``); give it
+        another turn, after the other connections', while frames wait."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        wants = connection.wants_input
+        if wants != self._reading:
+            self._reading = wants
+            if wants:
+                transport.resume_reading()
+            else:
+                transport.pause_reading()
+        if not self._turn_scheduled and connection.input_waiting:
+            self._turn_scheduled = True
+            # a timer, not call_soon: asyncio runs due timers after the I/O callbacks of
+            # the same loop turn, so a connection whose data has just arrived is served
+            # before this one's next share
+            self.loop.call_at(self.loop.time(), self._next_turn)
+
+    def _next_turn(self) -> None:
+        self._turn_scheduled = False
+        connection = self.connection
+        if connection is not None and not connection.closed:
+            connection.resume_input()
+            self._after_io()
+
+    def _alarms_changed(self) -> None:
+        connection = self.connection
+        if connection is not None and not connection.closed:
+            connection.alarms_changed()
+            self._after_io()
 
     def _schedule_heartbeat(self) -> None:
         connection = self.connection
@@ -153,18 +193,19 @@ class _Protocol(asyncio.Protocol):
         if not connection.closed:
             self._schedule_heartbeat()
 
-    # flow control: while the socket's write buffer is over its high-water mark,
-    # the core keeps messages in their queues instead of handing them to us
+    # flow control: while the socket's write buffer is over its high-water mark, the
+    # connection keeps its output, its deliveries and its input (``_flow``)
 
     def pause_writing(self) -> None:
         connection = self.connection
-        if connection is not None and connection.core is not None:
-            connection.core.pause_deliveries(True)
+        if connection is not None:
+            connection.pause_output(True)
+            self._steer(connection)
 
     def resume_writing(self) -> None:
         connection = self.connection
-        if connection is not None and connection.core is not None:
-            connection.core.pause_deliveries(False)
+        if connection is not None and not connection.closed:
+            connection.pause_output(False)
             self._after_io()
 
     def _close(self) -> None:
@@ -235,6 +276,7 @@ class Server:
         self._thread_id = 0
         self._timer: asyncio.TimerHandle | None = None
         self._timer_deadline = float("inf")
+        self._alarms: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -248,6 +290,10 @@ class Server:
         self.port = self._listener.port
         # a deadline set from another thread (an in-process publish with a TTL) re-arms our timer
         self.broker.add_deadline_listener(self._deadline_moved)
+        self.broker.add_alarm_listener(self._alarms_moved)
+        self._alarms = self.broker.resource_alarms
+        if self._alarms:
+            _logs.alarms_changed((), self._alarms, _NODE)
         log.info("amqpmodel listening on %s:%s", self.host, self.port)
         if self.management_port is not None or self.prometheus_port is not None:
             try:
@@ -311,6 +357,23 @@ class Server:
         self._timer_deadline = deadline
         self._timer = self.loop.call_later(delay + 0.0005, self._on_timer)
 
+    # resource alarms (spec 21.1-21.5): blocked connections are read again once they clear
+
+    def _alarms_moved(self, alarms: tuple[str, ...]) -> None:
+        """The broker's alarm listener: under its lock, maybe inside one of our own
+        publishes or on another thread; acts on the loop's next turn."""
+        with contextlib.suppress(RuntimeError):  # the loop has already closed
+            self.loop.call_soon_threadsafe(self._alarms_changed)
+
+    def _alarms_changed(self) -> None:
+        alarms = self.broker.resource_alarms
+        if alarms != self._alarms:
+            _logs.alarms_changed(self._alarms, alarms, _NODE)
+            self._alarms = alarms
+        if not alarms:
+            for protocol in list(self._protocols):
+                protocol._alarms_changed()
+
     def _deadline_moved(self) -> None:
         if threading.get_ident() != self._thread_id:
             with contextlib.suppress(RuntimeError):  # the loop has already closed
@@ -342,6 +405,7 @@ class Server:
         for protocol in list(self._protocols):
             if protocol.connection is not None:
                 protocol.connection.close(320, reply_text)
+                protocol._after_io()  # a blocked socket is read again, for the close-ok
         deadline = self.loop.time() + grace
         while self._protocols and self.loop.time() < deadline:
             await asyncio.sleep(0.005)
@@ -350,6 +414,7 @@ class Server:
         if self._timer is not None:
             self._timer.cancel()
         self.broker.remove_deadline_listener(self._deadline_moved)
+        self.broker.remove_alarm_listener(self._alarms_moved)
         for task in list(self._accepting):
             task.cancel()
 
