@@ -57,10 +57,20 @@ def content_header(self: ServerConnection, number: int, payload: bytes) -> None:
     class_id, _, size = _CONTENT_HEADER.unpack_from(payload)
     if class_id != 60:
         raise UnexpectedFrame(f"content header for class {class_id} after basic.publish", 60, 40)
-    try:
-        content.properties = decode_properties(payload[12:])
-    except DecodeError as error:
-        raise FrameSyntaxError(str(error), 60, 40) from None
+    encoded = payload[12:]
+    last = self._last_properties
+    if last is not None and last[0] == encoded:
+        # a publisher sends the same properties again and again: decoded once; without a
+        # headers table nothing in them can change, so messages may share them
+        content.properties = last[1]
+    else:
+        try:
+            properties = decode_properties(encoded)
+        except DecodeError as error:
+            raise FrameSyntaxError(str(error), 60, 40) from None
+        content.properties = properties
+        if properties.headers is None:
+            self._last_properties = (encoded, properties)
     content.size = size
     limit = self.broker.max_message_size
     if size > limit:

@@ -34,6 +34,7 @@ from pamqp import commands
 
 from amqpmodel import (
     AMQPError,
+    BasicProperties,
     Broker,
     Channel,
     ChannelError,
@@ -139,6 +140,8 @@ class ServerConnection:
         self._blocked = False  # spec 21.3: published under a resource alarm, not read
         self._blocked_sent = False  # connection.blocked sent, connection.unblocked owed
         self._frames_per_turn = self.settings.frames_per_turn or (1 << 62)
+        # the last content properties decoded without headers, by their encoded bytes
+        self._last_properties: tuple[bytes, BasicProperties] | None = None
         self.channel_max = self.settings.channel_max
         self.frame_max = self.settings.frame_max
         self.heartbeat = 0

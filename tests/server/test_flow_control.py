@@ -113,6 +113,27 @@ def test_output_the_socket_cannot_take_is_held_as_the_bodies_themselves() -> Non
     assert b"".join(bytes(part) for part in parts).count(small) == 3
 
 
+def test_repeated_content_properties_are_read_again_when_they_change() -> None:
+    # the same properties again and again are decoded once; any change is seen
+    broker = Broker()
+    broker.connect().channel().queue_declare("q")
+    wire = Wire(broker)
+    same = commands.Basic.Properties(delivery_mode=2, content_type="text/plain")
+    other = commands.Basic.Properties(delivery_mode=1, priority=3)
+    headed = commands.Basic.Properties(headers={"k": 1})
+    frames = b"".join(
+        publish_frames("q", b"m", properties=p) for p in (same, same, other, same, headed, headed)
+    )
+    wire.connection.data_received(frames)
+    wire.connection.drain()
+    seen = [(m.properties.delivery_mode, m.properties.priority, m.properties.headers)
+            for m in broker.queues["q"].peek()]
+    assert seen == [(2, None, None), (2, None, None), (1, 3, None), (2, None, None),
+                    (None, None, {"k": 1}), (None, None, {"k": 1})]
+    first, second = (m.properties for m in broker.queues["q"].peek()[4:])
+    assert first.headers is not second.headers  # a table is never shared between messages
+
+
 # ----------------------------------------------------------------- the socket server
 
 
