@@ -3,6 +3,8 @@
 Run: python benchmarks/wire.py [--n N] [--rabbitmq-url URL] [--repeat R]
                                [--in-process-server] [--startup-runs K]
                                [--subprocess-startup-runs K] [--profile-server FILE]
+                               [--hostile | --hostile-only] [--server-path DIR]
+                               [--wire-blast PATH] [--blast-n N]
 
 amqpmodel's server runs as a separate process (``python -m amqpmodel serve
 --port 0 --quiet``) so that client and server do not share a GIL;
@@ -18,6 +20,14 @@ a small warm-up run. The best of --repeat runs is reported.
 It also measures start-up: from ``serve(Broker())`` to a connected pika
 channel (median of --startup-runs, target < 50 ms), and from starting the
 ``amqpmodel serve`` subprocess to a connected channel.
+
+``--hostile`` adds the rows of issue 15 (``_hostile.py``), each against a
+fresh subprocess server: publish cost with 30 000 prefetch-full consumers
+against 10 (target <= 2x), a confirmed publisher's rate beside a pipelining
+client against alone (>= 0.5), memory for 50 MB into a 40-way fanout whose
+consumers stall (<= 2x the bodies), and ``wire_blast.py``'s ingest and
+end-to-end rates with 4 connections. ``--server-path DIR`` runs the server
+subprocess from another source tree (to compare a change with what it replaces).
 """
 
 from __future__ import annotations
@@ -44,7 +54,10 @@ PREFETCH = 100
 WARMUP_N = 500
 STARTUP_TARGET_S = 0.050
 RATIO_TARGET = 1.0
-SERVE_COMMAND = [sys.executable, "-m", "amqpmodel", "serve", "--port", "0", "--quiet"]
+SERVE_COMMAND = [
+    sys.executable, "-m", "amqpmodel", "serve", "--port", "0", "--quiet", "--no-management"
+]
+SERVER_PATH: list[str] = []  # --server-path: the source tree the server subprocess runs
 LISTENING = re.compile(r"amqpmodel listening on amqp://([^:/\s]+):(\d+)")
 
 CpuProbe = Callable[[], float]  # the server process's CPU seconds so far
@@ -96,7 +109,11 @@ def start_subprocess_server(
 ) -> tuple[subprocess.Popen[str], str]:
     """Start ``amqpmodel serve``; return the process and its URL (read from its first line)."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+    if SERVER_PATH:
+        env["PYTHONPATH"] = SERVER_PATH[0]
+    # python -m puts the working directory first on sys.path: run from the tree itself
+    cwd = SERVER_PATH[0] if SERVER_PATH else None
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env, cwd=cwd)
     assert proc.stdout is not None
     line = proc.stdout.readline()  # blocks until the server listens (or dies)
     match = LISTENING.search(line)
@@ -412,8 +429,32 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="run the amqpmodel server subprocess under cProfile, writing its stats to FILE",
     )
+    parser.add_argument("--hostile", action="store_true", help="also run issue 15's rows")
+    parser.add_argument("--hostile-only", action="store_true", help="run issue 15's rows only")
+    parser.add_argument("--server-path", default=None, help="run the server from this tree")
+    parser.add_argument(
+        "--wire-blast",
+        default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "tools", "wire_blast.py"),
+        help="../shared/tools/wire_blast.py, for the ingest rows",
+    )
+    parser.add_argument("--blast-n", type=int, default=50_000, help="wire_blast's --n")
     args = parser.parse_args(argv)
     n = args.n
+    if args.server_path:
+        SERVER_PATH.append(args.server_path)
+    if args.hostile or args.hostile_only:
+        from _hostile import report
+
+        met = report(
+            lambda: start_subprocess_server(SERVE_COMMAND),
+            stop_subprocess_server,
+            blast_tool=args.wire_blast,
+            blast_n=args.blast_n,
+            rabbitmq_url=args.rabbitmq_url,
+        )
+        print(f"hostile-load targets met: {'yes' if met else 'NO'}\n")
+        if args.hostile_only:
+            return 0
 
     with amqpmodel_server(args.in_process_server, args.profile_server) as (url, where, probe):
         urls = {"amqpmodel": url}
