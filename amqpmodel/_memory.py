@@ -125,9 +125,10 @@ def measure(broker: Broker) -> MemoryUse:
                 messages += held
         for exchange in vhost.exchanges.values():
             router: Any = exchange._router
-            count = getattr(router, "messages_held", 0)
+            buckets: Any = getattr(router, "_buckets", None)  # x-delayed-message holds them
+            count = getattr(router, "messages_held", 0) if buckets is not None else 0
             if count:
-                held_messages = itertools.chain.from_iterable(router._buckets.values())
+                held_messages = itertools.chain.from_iterable(buckets.values())
                 delayed += _bodies(held_messages, count, _held_body)
                 messages += count
     for connection in broker._connections:
