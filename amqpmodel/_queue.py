@@ -534,6 +534,10 @@ class Queue:
             return
         entry.redelivered = True
         self._ready.requeue(entry)
+        self._back_in_ready(entry, now, settle)
+
+    def _back_in_ready(self, entry: QueueEntry, now: float, settle: bool) -> None:
+        """A returned entry is ready again: its bytes, its TTL, the batch's settling."""
         self._ready_bytes += len(entry.body)
         if entry.deadline is not None:
             self._may_expire = True

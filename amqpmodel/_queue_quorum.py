@@ -326,11 +326,7 @@ class QuorumQueue(Queue):
             self._ready.push_back(entry, next(self._sequence))
         else:
             self._ready.requeue(entry)
-        self._ready_bytes += len(entry.body)
-        if entry.deadline is not None:
-            self._may_expire = True
-        if settle:
-            self._settle_after_requeue(now)
+        self._back_in_ready(entry, now, settle)
 
     def _settle_after_requeue(self, now: float) -> None:
         if self._deleted:
