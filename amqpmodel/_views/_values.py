@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
+from amqpmodel._properties import _PROPERTY_NAMES as PROPERTY_NAMES
+
 from ._table import Cell
 
 __all__ = ["arguments_cell", "body_cell", "field_text", "headers_cell", "properties_cell"]
@@ -14,21 +16,7 @@ __all__ = ["arguments_cell", "body_cell", "field_text", "headers_cell", "propert
 BODY_PREVIEW = 60  # characters (or bytes) of a body a table shows
 
 # the properties in the order RabbitMQ's management UI lists them; headers have their own column
-_PROPERTY_ORDER = (
-    "content_type",
-    "content_encoding",
-    "delivery_mode",
-    "priority",
-    "correlation_id",
-    "reply_to",
-    "expiration",
-    "message_id",
-    "timestamp",
-    "type",
-    "user_id",
-    "app_id",
-    "cluster_id",
-)
+_PROPERTY_ORDER = tuple(name for name in PROPERTY_NAMES if name != "headers")
 
 
 def field_text(value: Any) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 
 import attrs
 
-from amqpmodel.driver import erlang_proplist, erlang_term
+from amqpmodel.driver import PROPERTY_NAMES, erlang_proplist, erlang_term
 
 from ._uri import AmqpUri, UriError, parse_uri
 
@@ -32,21 +32,8 @@ DEFAULT_PREFETCH = 1000
 DEFAULT_RECONNECT_DELAY = 5
 ACK_MODES = ("no-ack", "on-publish", "on-confirm")
 PROTOCOLS = ("amqp091",)  # the shovel protocols amqpmodel has (RabbitMQ: also amqp10, local)
-PUBLISH_PROPERTIES = (
-    "content_type",
-    "content_encoding",
-    "delivery_mode",
-    "priority",
-    "correlation_id",
-    "reply_to",
-    "expiration",
-    "message_id",
-    "timestamp",
-    "type",
-    "user_id",
-    "app_id",
-    "cluster_id",
-)
+# every property but headers (dest-add-forward-headers governs those)
+PUBLISH_PROPERTIES = tuple(name for name in PROPERTY_NAMES if name != "headers")
 _NUMERIC_PROPERTIES = ("delivery_mode", "priority", "timestamp")
 
 Check = Callable[[str, Any], list[str]]
