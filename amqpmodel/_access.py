@@ -108,34 +108,14 @@ class AccessControl:
         self.permissions: dict[tuple[str, str], Permission] = {}
         self.topic_permissions: dict[tuple[str, str, str], TopicPermission] = {}
         self.vhost_limits: dict[str, dict[str, int]] = {}
-        # bumped on every change: channels re-read what they need (their cache stays)
-        self.epoch = 0
 
     def permission(self, user: str, vhost: str) -> Permission | None:
         return self.permissions.get((user, vhost))
-
-    def has_topic_permissions(self, user: str, vhost: str) -> bool:
-        return any(key[0] == user and key[1] == vhost for key in self.topic_permissions)
 
     def limit(self, vhost: str, name: str) -> int | None:
         """A vhost limit in force; None (or a negative value) means none (15.14)."""
         value = self.vhost_limits.get(vhost, {}).get(name)
         return None if value is None or value < 0 else value
-
-    def forget_user(self, user: str) -> None:
-        for key in [k for k in self.permissions if k[0] == user]:
-            del self.permissions[key]
-        for tkey in [k for k in self.topic_permissions if k[0] == user]:
-            del self.topic_permissions[tkey]
-        self.epoch += 1
-
-    def forget_vhost(self, vhost: str) -> None:
-        for key in [k for k in self.permissions if k[1] == vhost]:
-            del self.permissions[key]
-        for tkey in [k for k in self.topic_permissions if k[1] == vhost]:
-            del self.topic_permissions[tkey]
-        self.vhost_limits.pop(vhost, None)
-        self.epoch += 1
 
 
 class ChannelAccess:

@@ -262,7 +262,6 @@ class Broker:
                 del table[key]  # type: ignore[arg-type]
                 if self._journal is not None:
                     self._journal.access_changed(kind, key, None)
-        control.epoch += 1
 
     def authenticate(self, name: str, password: str | bytes) -> bool:
         user = self.users.get(name)

@@ -46,7 +46,6 @@ def _known(broker: Broker, user: str, vhost: str | None) -> None:
 
 
 def _changed(broker: Broker) -> None:
-    broker._access_control.epoch += 1
     if broker._journal is not None:
         broker._journal.sync_entities()
 
@@ -230,4 +229,3 @@ def restore_access(broker: Broker, kind: str, value: dict[str, Any]) -> None:
         control.topic_permissions[(t.user, t.vhost, t.exchange)] = t
     else:
         control.vhost_limits[value["vhost"]] = dict(value["limits"])
-    control.epoch += 1
