@@ -51,6 +51,11 @@ class QueueArguments:
     dead_letter_strategy_declared: bool = False
     delivery_limit_declared: bool = False
 
+    @property
+    def unlimited(self) -> bool:
+        """No TTL and no length limit: publishing needs neither the clock nor limit checks."""
+        return self.message_ttl is None and self.max_length is None and self.max_length_bytes is None
+
 
 def is_int(value: Any) -> TypeGuard[int]:
     """An AMQP integer (a bool is not one)."""

@@ -95,11 +95,7 @@ class Queue:
         self.policy: Policy | None = None  # the policy and operator policy in force (14.19)
         self.operator_policy: Policy | None = None
         # no TTL, no length limit: publishing needs neither the clock nor limit checks
-        self._plain = (
-            parsed.message_ttl is None
-            and parsed.max_length is None
-            and parsed.max_length_bytes is None
-        )
+        self._plain = parsed.unlimited
         self._ready: Fifo | PriorityFifo = (
             PriorityFifo(parsed.max_priority) if parsed.max_priority is not None else Fifo()
         )
@@ -247,9 +243,7 @@ class Queue:
         (14.15), a new expiry restarts its timer (14.17); a TTL is fixed at enqueue
         (14.16) and dead-letter settings are read when used, so both just follow."""
         args = self._args
-        self._plain = (
-            args.message_ttl is None and args.max_length is None and args.max_length_bytes is None
-        )
+        self._plain = args.unlimited
         now = self._vhost._now()
         if old.overflow == "drop-head" and (
             args.max_length is not None or args.max_length_bytes is not None

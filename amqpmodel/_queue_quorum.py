@@ -72,11 +72,7 @@ class QuorumQueue(Queue):
         self._version = version
         # read by the _journal setter, which the base class's __init__ calls
         self._two_levels = version.quorum_priorities == "two-levels"
-        self._simple = (
-            parsed.message_ttl is None
-            and parsed.max_length is None
-            and parsed.max_length_bytes is None
-        )
+        self._simple = parsed.unlimited
         super().__init__(vhost, name, parsed=parsed, **options)
         self._ready: Any = {
             "strict": StrictQuorumReady,
@@ -185,9 +181,7 @@ class QuorumQueue(Queue):
     def _settings_changed(self, old: QueueArguments) -> None:
         """A policy change applies to the running queue, limits evaluated at once (14.18)."""
         args = self._args
-        self._simple = (
-            args.message_ttl is None and args.max_length is None and args.max_length_bytes is None
-        )
+        self._simple = args.unlimited
         self._plain = self._simple and self._two_levels and self._journal is None
         if args.overflow == "reject-publish":
             self._rejecting = self._over_limit(soft=False)
