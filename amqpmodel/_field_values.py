@@ -43,6 +43,10 @@ TAGGED_INTS: dict[bytes, type[TaggedInt]] = {
 }
 
 
+# module attributes, so that pickle (and copy) find them by name
+globals().update({cls.__name__: cls for cls in TAGGED_INTS.values()})
+
+
 class Float32(float):
     """A header value that arrived as a single-precision float ('f')."""
 

@@ -6,6 +6,7 @@ a returned message, as encoding on the wire guarantees with RabbitMQ."""
 from __future__ import annotations
 
 import copy
+import pickle
 from typing import Any
 
 from amqpmodel import BasicProperties, Broker, Channel, VirtualClock
@@ -190,3 +191,12 @@ def test_a_driver_that_encodes_deliveries_gets_the_queued_properties() -> None:
         assert first.headers == second.headers == {"a": 1}
         assert (first is second) is expect_shared
         connection.close()
+
+
+def test_headers_with_typed_integers_pickle_and_copy_with_their_types() -> None:
+    from amqpmodel.driver import TAGGED_INTS
+
+    properties = BasicProperties(headers={"n": TAGGED_INTS[b"l"](5), "u": TAGGED_INTS[b"B"](1)})
+    for again in (pickle.loads(pickle.dumps(properties)), copy.deepcopy(properties)):
+        assert again == properties
+        assert [type(v) for v in again.headers.values()] == [TAGGED_INTS[b"l"], TAGGED_INTS[b"B"]]
