@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ._broker import Broker
@@ -60,9 +60,22 @@ if TYPE_CHECKING:
     from ._queue import Queue
     from ._ready import QueueEntry
 
-__all__ = ["Batch", "Journal"]
+__all__ = ["Batch", "Journal", "QueueJournal"]
 
 PERSISTENT = 2  # delivery_mode of a persistent message (spec 22.4)
+
+
+class QueueJournal(Protocol):
+    """What a queue records in the journal: a ``Journal``, or a queue type's view of
+    it (a stream's ``LogJournal``), set by ``Queue._use_journal``."""
+
+    def message_enqueued(self, queue: Queue, entry: QueueEntry) -> None: ...
+
+    def message_removed(self, entry: QueueEntry) -> None: ...
+
+    def stream_first_offset(self, queue: Queue, offset: int) -> None: ...
+
+    def queue_deleted(self, queue: Queue) -> None: ...
 
 
 class Batch:
@@ -181,7 +194,7 @@ class Journal:
 
     def adopt(self, queue: Queue, queue_id: int) -> None:
         """A queue restored from the store (see ``amqpmodel.driver.restore_queue``)."""
-        queue._journal = self
+        queue._use_journal(self)
         queue._journal_id = queue_id
         ids = self._queue_ids
         self._queue_ids = itertools.count(max(queue_id + 1, next(ids)))
@@ -223,7 +236,7 @@ class Journal:
     def queue_declared(self, queue: Queue) -> None:
         """A durable queue: from now on its persistent messages are recorded."""
         queue_id = next(self._queue_ids)
-        queue._journal = self
+        queue._use_journal(self)
         queue._journal_id = queue_id
         self._record(
             ("queue", queue_id, queue.vhost_name, queue.name, queue.auto_delete, queue.arguments)
@@ -231,7 +244,7 @@ class Journal:
 
     def queue_deleted(self, queue: Queue) -> None:
         self._record(("queue-", queue._journal_id, queue.vhost_name, queue.name))
-        queue._journal = None
+        queue._use_journal(None)
 
     def binding_changed(self, vhost: str, binding: Binding, added: bool) -> None:
         self._record(
@@ -312,7 +325,7 @@ class Journal:
         if storage != "always" and (
             storage != "persistent" or entry.message.properties.delivery_mode != PERSISTENT
         ):
-            return  # transient (never stored), or a stream's log entry (removed by retention)
+            return  # transient: never stored
         batch = self._open
         if batch.inserts.pop(entry.seq, None) is None:
             batch.deletes.append(entry.seq)

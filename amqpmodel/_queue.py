@@ -26,7 +26,7 @@ from ._ready import Entry, Fifo, PriorityFifo, QueueEntry
 if TYPE_CHECKING:
     from ._channel import Channel
     from ._connection import Connection
-    from ._journal import Journal
+    from ._journal import Journal, QueueJournal
     from ._vhost import VirtualHost
 
 __all__ = ["Consumer", "Queue", "QueueStats"]
@@ -115,8 +115,13 @@ class Queue:
         self._bindings_in: dict[Any, Any] = {}
         self.stats = QueueStats()
         # the store's change feed, for a durable queue of a broker with a data dir (spec 22)
-        self._journal: Journal | None = None
+        self._journal: QueueJournal | None = None
         self._journal_id = 0
+
+    def _use_journal(self, journal: Journal | None) -> None:
+        """The store's journal starts (or stops) recording this queue; a queue type
+        may record through a view of it (see ``QueueJournal``)."""
+        self._journal = journal
 
     # ----------------------------------------------------------------- inspection
 

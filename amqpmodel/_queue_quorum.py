@@ -53,9 +53,6 @@ __all__ = ["QuorumEntry", "QuorumQueue", "QuorumReady"]
 _DEAD_LETTER_RETRY_S = 180.0  # spec 11.19: an at-least-once dead-letter is retried this often
 
 
-_JOURNAL_SLOT: Any = Queue.__dict__["_journal"]  # the base class's slot descriptor
-
-
 class QuorumQueue(Queue):
     """A quorum queue: durable, shared, replicated in RabbitMQ, one member here."""
 
@@ -70,7 +67,6 @@ class QuorumQueue(Queue):
         """As ``Queue``'s (``options``: durable, auto_delete, owner, arguments)."""
         version = vhost._broker.rabbitmq_version
         self._version = version
-        # read by the _journal setter, which the base class's __init__ calls
         self._two_levels = version.quorum_priorities == "two-levels"
         self._simple = parsed.unlimited
         super().__init__(vhost, name, parsed=parsed, **options)
@@ -93,15 +89,10 @@ class QuorumQueue(Queue):
 
     # ----------------------------------------------------------------- the store
 
-    @property
-    def _journal(self) -> Journal | None:
-        return _JOURNAL_SLOT.__get__(self)  # type: ignore[no-any-return]
-
-    @_journal.setter
-    def _journal(self, journal: Journal | None) -> None:
+    def _use_journal(self, journal: Journal | None) -> None:
         """A stored quorum queue keeps every message (11.34): the channel's shortcut for
         plain queues, which records nothing, is off while a store keeps it."""
-        _JOURNAL_SLOT.__set__(self, journal)
+        self._journal = journal
         self._plain = journal is None and self._simple and self._two_levels
 
     # ----------------------------------------------------------------- inspection
