@@ -126,8 +126,8 @@ def basic_ack(self: Channel, delivery_tag: int = 0, multiple: bool = False) -> N
             if consumer is not None:
                 consumer.unacked -= 1
                 self._global_unacked -= 1
-                if consumer._state == FULL:
-                    queue._consumers.reinstate(consumer)  # room again (spec 7.5)
+                if consumer._state == FULL and queue._consumers.reinstate(consumer):
+                    return  # room again (spec 7.5), and a stream's consumer read on at once
                 if self._global_prefetch:
                     self._apply_settles([], "ack")
                 elif queue._ready.count and queue._consumers:

@@ -252,10 +252,12 @@ class RoundRobinConsumers(dict["Consumer", None]):
             heapify(heap)
             self._stale = 0
 
-    def reinstate(self, consumer: Consumer) -> None:
-        """An ack gave a ``FULL`` consumer room: back to its place (spec 7.4)."""
+    def reinstate(self, consumer: Consumer) -> bool:
+        """An ack gave a ``FULL`` consumer room: back to its place (spec 7.4). False:
+        the queue's dispatch delivers to it (a stream's consumer may read at once)."""
         consumer._state = LISTED
         heappush(self._heap, (consumer._rank, consumer._position, consumer))
+        return False
 
     def next(self) -> Consumer | None:
         """The consumer for the next message, moved behind its priority; None if none has room."""
@@ -458,7 +460,7 @@ class SingleActiveConsumers(dict["Consumer", None]):
         self.active = self.single = None
         self.exclusive = 0
 
-    def reinstate(self, consumer: Consumer) -> None:  # pragma: no cover - never FULL
+    def reinstate(self, consumer: Consumer) -> bool:  # pragma: no cover - never FULL
         raise AssertionError("a single-active-consumer queue sets no consumer aside")
 
     def next(self) -> Consumer | None:

@@ -35,18 +35,22 @@ import datetime
 from typing import TYPE_CHECKING, Any
 
 from ._arguments import is_int, text
+from ._dispatch import FULL
 from ._errors import NotImplementedByBroker, PreconditionFailed
 from ._field_values import TAGGED_INTS
+from ._methods import Deliver
 from ._properties import BasicProperties, Message, clone_properties
 from ._queue import Queue
 from ._queue_types import STREAM, QueueType, check_consume_arguments, parse_max_age
 from ._ready import Entry, QueueEntry
-from ._stream_log import Retired, Stored, StreamDelivery, StreamLog
+from ._stream_log import LogJournal, Retired, Stored, StreamLog, offset_properties
+from ._trace import trace_deliver
 
 if TYPE_CHECKING:
     from ._arguments import QueueArguments
     from ._channel import Channel
     from ._consumer import Consumer
+    from ._journal import Journal
     from ._vhost import VirtualHost
 
 __all__ = ["StreamQueue"]
@@ -57,14 +61,41 @@ _DELIVERED_CACHE = 4096  # offsets whose delivered properties are kept for other
 
 
 class _Reader:
-    """A consumer's place in the stream and its filter (12.11, 12.20)."""
+    """A consumer's place in the stream and its filter (12.11, 12.20), with what a
+    delivery to it needs, looked up once when it subscribes (see ``_read``)."""
 
-    __slots__ = ("filters", "match_unfiltered", "offset")
+    __slots__ = (
+        "callback",
+        "channel",
+        "filters",
+        "match_unfiltered",
+        "offset",
+        "private",
+        "push",
+        "tag",
+        "unacked",
+    )
 
-    def __init__(self, offset: int, filters: frozenset[str] | None, match_unfiltered: bool) -> None:
+    def __init__(
+        self,
+        consumer: Consumer,
+        offset: int,
+        filters: frozenset[str] | None,
+        match_unfiltered: bool,
+    ) -> None:
         self.offset = offset
         self.filters = filters
         self.match_unfiltered = match_unfiltered
+        channel = consumer.channel
+        self.channel = channel
+        self.unacked = channel._unacked
+        self.push = channel.connection._push
+        # an in-process connection hands each delivery its own properties, filled as
+        # the handler reads them; the socket server encodes them at once, so its
+        # readers share them (a bounded cache: see StreamQueue._shared_properties)
+        self.private = channel.connection._private_properties
+        self.callback = consumer.callback
+        self.tag = consumer.tag
 
 
 class StreamConsumers(dict["Consumer", None]):
@@ -75,10 +106,11 @@ class StreamConsumers(dict["Consumer", None]):
     credit or read to the end leaves ``active`` until credit or a new message.
     """
 
-    __slots__ = ("active", "exclusive", "readers", "single")
+    __slots__ = ("active", "exclusive", "queue", "readers", "single")
 
-    def __init__(self) -> None:
+    def __init__(self, queue: StreamQueue) -> None:
         super().__init__()
+        self.queue = queue
         self.active: dict[Consumer, None] = {}
         self.readers: dict[Consumer, _Reader] = {}
         self.exclusive = 0
@@ -104,9 +136,34 @@ class StreamConsumers(dict["Consumer", None]):
         self.active.clear()
         self.readers.clear()
 
-    def reinstate(self, consumer: Consumer) -> None:
+    def reinstate(self, consumer: Consumer) -> bool:
+        """A settle gave ``consumer`` credit back (12.15): it reads on.
+
+        The usual case, one credit and an unfiltered reader with the next
+        message there, is delivered here at once, and True tells the ack path
+        that nothing is left to dispatch: a stream's ack costs that one
+        delivery, with no dispatch round. Otherwise the consumer waits in
+        ``active`` for ``StreamQueue._dispatch``.
+        """
+        reader = self.readers.get(consumer)
+        if reader is None:
+            return False  # cancelled: its channel's closing settles what it had
         consumer._state = 0
+        log = self.queue._ready
+        offset = reader.offset
+        index = offset - log.first_offset
+        if (
+            consumer.unacked + 1 == consumer.prefetch
+            and reader.filters is None
+            and not reader.channel._global_prefetch
+            and 0 <= index < log.count
+        ):
+            self.queue._deliver_at(consumer, reader, offset, log.entries[index])
+            reader.offset = offset + 1
+            consumer._state = FULL
+            return True
         self.active[consumer] = None
+        return False
 
     def next(self) -> Consumer | None:
         return None  # a stream has no "next consumer": see StreamQueue._dispatch
@@ -129,13 +186,19 @@ class StreamQueue(Queue):
         """As ``Queue``'s (``options``: durable, auto_delete, owner, arguments)."""
         super().__init__(vhost, name, parsed=parsed, **options)
         self._ready: Any = StreamLog()
-        self._consumers: Any = StreamConsumers()
+        self._consumers: Any = StreamConsumers(self)
         self._plain = False
         self._age_timer: float | None = None
         self._chunk_size = max(1, vhost._broker.stream_chunk_size)
         # the delivered properties of recent offsets: consumers reading near each other
         # share them instead of building one per delivery; bounded, so no cost per message
         self._delivered: dict[int, BasicProperties] = {}
+
+    # ----------------------------------------------------------------- the store
+
+    def _use_journal(self, journal: Journal | None) -> None:
+        """A stream records through a ``LogJournal``: a settle removes nothing."""
+        self._journal = None if journal is None else LogJournal(journal)
 
     # ----------------------------------------------------------------- inspection
 
@@ -270,7 +333,7 @@ class StreamQueue(Queue):
         match_unfiltered = (
             filters is not None and arguments.get("x-stream-match-unfiltered") is True
         )
-        self._consumers.readers[consumer] = _Reader(start, filters, match_unfiltered)
+        self._consumers.readers[consumer] = _Reader(consumer, start, filters, match_unfiltered)
         self._consumers.add(consumer)
         self._ever_consumed = True
         self._dispatch()
@@ -284,9 +347,7 @@ class StreamQueue(Queue):
         if not active:
             return
         if len(active) == 1:  # the usual case on an ack: the consumer it gave credit to
-            consumer = next(iter(active))
-            del active[consumer]
-            self._read(consumer)
+            self._read(active.popitem()[0])
             return
         consumers = list(active)
         active.clear()
@@ -295,49 +356,69 @@ class StreamQueue(Queue):
 
     def _read(self, consumer: Consumer) -> None:
         """Deliver to ``consumer`` from its offset until its credit or the log ends."""
-        log = self._ready
-        end = log.next_offset
         reader = self._consumers.readers[consumer]
-        offset = reader.offset
-        if offset >= end:
-            return
-        first = log.first_offset
-        if offset < first:
-            offset = first  # retention passed it: read on from the first retained
-        entries = log.entries
-        channel = consumer.channel
-        deliver = channel._deliver
-        # an in-process connection hands each delivery its own properties; the socket
-        # server encodes them at once, so its readers share them (a bounded cache)
-        private = channel.connection._private_properties
+        log = self._ready
+        offset = max(reader.offset, log.first_offset)  # retention may have passed it
+        end = log.first_offset + log.count
+        channel = reader.channel
+        room = consumer.prefetch - consumer.unacked
+        if channel._global_prefetch:  # set after subscribing (12.13 refuses it before)
+            room = min(room, channel._global_prefetch - channel._global_unacked)
         filters = reader.filters
-        prefetch = consumer.prefetch
-        cache = self._delivered
-        while offset < end:
-            if consumer.unacked >= prefetch or (
-                channel._global_prefetch and not consumer.has_room()
-            ):
-                consumer._state = 2  # FULL: an ack gives credit back (see _dispatch.py)
-                break
-            if filters is not None and not self._passes(reader, offset):
-                offset += 1
-                continue
-            message = entries[offset - first].message
-            if private:
-                properties = _with_offset(message, offset)
-            else:
-                cached = cache.get(offset)
-                properties = (
-                    cached if cached is not None else self._shared_properties(message, offset)
-                )
-            delivery = StreamDelivery(message, offset, properties, private)
-            deliver(consumer, self, delivery)  # type: ignore[arg-type]  # reads like an entry
+        entries = log.entries
+        while room > 0 and offset < end:
+            if filters is None or self._passes(reader, offset):
+                self._deliver_at(consumer, reader, offset, entries[offset - log.first_offset])
+                room -= 1
             offset += 1
         reader.offset = offset
+        if room <= 0:
+            consumer._state = FULL  # a settle gives credit back (see reinstate)
+
+    def _deliver_at(
+        self, consumer: Consumer, reader: _Reader, offset: int, entry: QueueEntry
+    ) -> None:
+        """Deliver ``entry``, at ``offset``, to ``consumer``, which has the credit.
+
+        ``Channel._deliver``'s steps, without the branches a stream never takes:
+        its deliveries are never auto-acked (12.13) and have no consumer timeout
+        watch (a quorum queue's). The unacked record holds the message's entry
+        (an ack removes nothing from a store: see ``LogJournal``); the
+        properties carry the offset (12.17).
+        """
+        message = entry if type(entry) is Message else entry.message
+        properties: BasicProperties = (
+            offset_properties(message.properties, offset)
+            if reader.private
+            else self._shared_properties(message, offset)
+        )
+        channel = reader.channel
+        channel._delivery_tag = tag = channel._delivery_tag + 1
+        reader.unacked[tag] = (entry, self, consumer)
+        if not channel._ack_armed:
+            channel._watch_acks(tag)
+        consumer.unacked += 1
+        channel._global_unacked += 1
+        self._unacked += 1
+        self.stats.delivered += 1
+        reader.push(
+            (
+                reader.callback,
+                channel,
+                Deliver(reader.tag, tag, False, message.exchange, message.routing_key),
+                properties,
+                message.body,
+            )
+        )
+        if self._vhost.tracing:
+            trace_deliver(channel, self, message, False)  # spec 17.4
 
     def _shared_properties(self, message: Message, offset: int) -> BasicProperties:
-        properties = _with_offset(message, offset)
         cache = self._delivered
+        properties = cache.get(offset)
+        if properties is not None:
+            return properties
+        properties = _with_offset(message, offset)
         if len(cache) >= _DELIVERED_CACHE:
             del cache[next(iter(cache))]
         cache[offset] = properties

@@ -30,7 +30,7 @@ class Entry:
     __slots__ = ("deadline", "message", "redelivered", "seq")
 
     # how a store keeps it (see ``Journal.message_removed``): "persistent" by its
-    # delivery mode, "always" whatever that is (quorum queues), "log" until retention
+    # delivery mode, "always" whatever that is (quorum queues; a stream's: LogJournal)
     storage: ClassVar[str] = "persistent"
     # its ``properties`` are made for this delivery alone: no private copy needed
     properties_owned: ClassVar[bool] = False

@@ -4,8 +4,10 @@ credit-only settles, retention by size and age on the broker's clock, filtering.
 from __future__ import annotations
 
 import datetime
+import pickle
 from typing import Any
 
+import attrs
 import pytest
 
 from amqpmodel import (
@@ -298,6 +300,56 @@ def test_consumers_read_independently_spec_12_23(broker: Broker, ch: Channel) ->
     broker.run_until_idle()
     assert (a, b) == ([b"0", b"1"], [b"1"])
     ch.basic_recover()
+
+
+def test_each_delivery_has_its_own_properties_spec_12_17(broker: Broker, ch: Channel) -> None:
+    declare(ch)
+    sent = BasicProperties(content_type="text/plain", headers={"k": "v"}, priority=3)
+    ch.basic_publish("", "s", b"m", sent)
+    ch.basic_qos(prefetch_count=10)
+    got: list[BasicProperties] = []
+
+    def change_headers(c: Channel, m: Any, p: BasicProperties, b: bytes) -> None:
+        p.headers["k"] = "changed by the first reader"
+        got.append(p)
+
+    first = {"x-stream-offset": "first"}
+    ch.basic_consume("s", change_headers, arguments=first)
+    ch.basic_consume("s", lambda c, m, p, b: got.append(p), arguments=first)
+    broker.run_until_idle()
+    changed, other = got
+    assert changed.headers == {"k": "changed by the first reader", "x-stream-offset": 0}
+    expected = BasicProperties(
+        content_type="text/plain", headers={"k": "v", "x-stream-offset": 0}, priority=3
+    )
+    assert other == expected and expected == other  # reads as a plain BasicProperties
+    assert repr(other) == repr(expected)
+    assert pickle.loads(pickle.dumps(other)) == expected
+    assert attrs.evolve(other, priority=4).priority == 4
+    assert broker.queues["s"].peek()[0].properties == sent  # the log's copy is unchanged
+    ch.queue_declare("copy")
+    ch.basic_publish("", "copy", b"again", other)  # a delivery's properties publish again
+    assert ch.basic_get("copy")[1] == expected
+
+
+def test_cancelled_consumer_of_a_closed_channel_reads_no_more_spec_12_15(
+    broker: Broker, conn: Connection, ch: Channel
+) -> None:
+    declare(ch)
+    fill(ch, 3)
+    other = conn.channel()
+    other.basic_qos(prefetch_count=1)
+    got: list[bytes] = []
+    other.basic_consume(
+        "s", lambda c, m, p, body: got.append(body), arguments={"x-stream-offset": "first"}
+    )
+    broker.run_until_idle()
+    other.close()  # its one delivery is settled as lost: credit for a consumer now gone
+    assert read(broker, ch, offset="first") == [(0, b"0"), (1, b"1"), (2, b"2")]
+    fill(ch, 1)
+    broker.run_until_idle()
+    assert got == [b"0"]
+    broker.queues["s"]._check()  # the accounting identity and the unacked count
 
 
 def test_declare_ok_counts_and_unconditional_delete_spec_12_18(ch: Channel) -> None:

@@ -56,6 +56,26 @@ def test_stream_keeps_its_log_and_offsets_spec_12_19(restart: Restart) -> None:
     assert seen == [(0, b"a"), (1, b"b"), (2, b"c")]
 
 
+def test_acking_persistent_stream_messages_removes_none_from_the_store_spec_12_19(
+    restart: Restart,
+) -> None:
+    broker = restart()
+    ch = broker.connect().channel()
+    ch.queue_declare("s", durable=True, arguments={"x-queue-type": "stream"})
+    for body in (b"a", b"b", b"c"):
+        ch.basic_publish("", "s", body, BasicProperties(delivery_mode=2))
+    ch.basic_qos(prefetch_count=1)  # each ack gives the credit for the next delivery
+    ch.basic_consume(
+        "s",
+        lambda c, m, p, b: c.basic_ack(m.delivery_tag),
+        arguments={"x-stream-offset": "first"},
+    )
+    broker.run_until_idle()
+    assert broker.queues["s"].stats.delivered == 3
+    broker = restart(broker)
+    assert [m.body for m in broker.queues["s"].peek()] == [b"a", b"b", b"c"]
+
+
 def test_stream_offsets_are_not_reused_after_retention_and_restart_spec_12_17(
     restart: Restart,
 ) -> None:
