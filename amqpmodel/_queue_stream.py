@@ -43,6 +43,7 @@ from ._properties import BasicProperties, Message, clone_properties
 from ._queue import Queue
 from ._queue_types import STREAM, QueueType, check_consume_arguments, parse_max_age
 from ._ready import Entry, QueueEntry
+from ._stream_consumers import Reader, StreamConsumers, filter_values, matches
 from ._stream_log import LogJournal, Retired, Stored, StreamLog, offset_properties
 from ._trace import trace_deliver
 
@@ -58,118 +59,6 @@ __all__ = ["StreamQueue"]
 _HOUR = 3600.0
 _LONG = TAGGED_INTS[b"l"]
 _DELIVERED_CACHE = 4096  # offsets whose delivered properties are kept for other readers
-
-
-class _Reader:
-    """A consumer's place in the stream and its filter (12.11, 12.20), with what a
-    delivery to it needs, looked up once when it subscribes (see ``_read``)."""
-
-    __slots__ = (
-        "callback",
-        "channel",
-        "filters",
-        "match_unfiltered",
-        "offset",
-        "private",
-        "push",
-        "tag",
-        "unacked",
-    )
-
-    def __init__(
-        self,
-        consumer: Consumer,
-        offset: int,
-        filters: frozenset[str] | None,
-        match_unfiltered: bool,
-    ) -> None:
-        self.offset = offset
-        self.filters = filters
-        self.match_unfiltered = match_unfiltered
-        channel = consumer.channel
-        self.channel = channel
-        self.unacked = channel._unacked
-        self.push = channel.connection._push
-        # an in-process connection hands each delivery its own properties, filled as
-        # the handler reads them; the socket server encodes them at once, so its
-        # readers share them (a bounded cache: see StreamQueue._shared_properties)
-        self.private = channel.connection._private_properties
-        self.callback = consumer.callback
-        self.tag = consumer.tag
-
-
-class StreamConsumers(dict["Consumer", None]):
-    """A stream's consumers; ``active`` are those with credit that may have more to read.
-
-    The settle path gives credit back with ``reinstate`` (as for a classic
-    queue's consumers, see ``_dispatch.py``); a consumer that used up its
-    credit or read to the end leaves ``active`` until credit or a new message.
-    """
-
-    __slots__ = ("active", "exclusive", "queue", "readers", "single")
-
-    def __init__(self, queue: StreamQueue) -> None:
-        super().__init__()
-        self.queue = queue
-        self.active: dict[Consumer, None] = {}
-        self.readers: dict[Consumer, _Reader] = {}
-        self.exclusive = 0
-        self.single: Consumer | None = None  # no fast path: every consumer reads every message
-
-    def first(self) -> Consumer:
-        return next(iter(self))
-
-    def add(self, consumer: Consumer) -> None:
-        self[consumer] = None
-        self.active[consumer] = None
-
-    def remove(self, consumer: Consumer) -> bool:
-        if consumer not in self:
-            return False
-        del self[consumer]
-        self.active.pop(consumer, None)
-        self.readers.pop(consumer, None)
-        return True
-
-    def clear(self) -> None:
-        super().clear()
-        self.active.clear()
-        self.readers.clear()
-
-    def reinstate(self, consumer: Consumer) -> bool:
-        """A settle gave ``consumer`` credit back (12.15): it reads on.
-
-        The usual case, one credit and an unfiltered reader with the next
-        message there, is delivered here at once, and True tells the ack path
-        that nothing is left to dispatch: a stream's ack costs that one
-        delivery, with no dispatch round. Otherwise the consumer waits in
-        ``active`` for ``StreamQueue._dispatch``.
-        """
-        reader = self.readers.get(consumer)
-        if reader is None:
-            return False  # cancelled: its channel's closing settles what it had
-        consumer._state = 0
-        log = self.queue._ready
-        offset = reader.offset
-        index = offset - log.first_offset
-        if (
-            consumer.unacked + 1 == consumer.prefetch
-            and reader.filters is None
-            and not reader.channel._global_prefetch
-            and 0 <= index < log.count
-        ):
-            self.queue._deliver_at(consumer, reader, offset, log.entries[index])
-            reader.offset = offset + 1
-            consumer._state = FULL
-            return True
-        self.active[consumer] = None
-        return False
-
-    def next(self) -> Consumer | None:
-        return None  # a stream has no "next consumer": see StreamQueue._dispatch
-
-    def _check(self) -> None:
-        assert set(self.readers) == set(self), "a consumer without a reader"
 
 
 class StreamQueue(Queue):
@@ -329,11 +218,11 @@ class StreamQueue(Queue):
         start = self._start_offset(
             arguments.get("x-stream-offset"), self._vhost.describe("queue", self.name)
         )
-        filters = _filter_values(arguments.get("x-stream-filter"))
+        filters = filter_values(arguments.get("x-stream-filter"))
         match_unfiltered = (
             filters is not None and arguments.get("x-stream-match-unfiltered") is True
         )
-        self._consumers.readers[consumer] = _Reader(consumer, start, filters, match_unfiltered)
+        self._consumers.readers[consumer] = Reader(consumer, start, filters, match_unfiltered)
         self._consumers.add(consumer)
         self._ever_consumed = True
         self._dispatch()
@@ -376,7 +265,7 @@ class StreamQueue(Queue):
             consumer._state = FULL  # a settle gives credit back (see reinstate)
 
     def _deliver_at(
-        self, consumer: Consumer, reader: _Reader, offset: int, entry: QueueEntry
+        self, consumer: Consumer, reader: Reader, offset: int, entry: QueueEntry
     ) -> None:
         """Deliver ``entry``, at ``offset``, to ``consumer``, which has the credit.
 
@@ -424,15 +313,15 @@ class StreamQueue(Queue):
         cache[offset] = properties
         return properties
 
-    def _passes(self, reader: _Reader, offset: int) -> bool:
+    def _passes(self, reader: Reader, offset: int) -> bool:
         """The filter of 12.20-12.22: exact, or whole chunks of ``_chunk_size``."""
         log = self._ready
         size = self._chunk_size
         if size == 1:
-            return _matches(reader, log.at(offset))
+            return matches(reader, log.at(offset))
         start = max(log.first_offset, offset - (offset - log.first_offset) % size)
         stop = min(log.next_offset, start + size)
-        return any(_matches(reader, log.at(o)) for o in range(start, stop))
+        return any(matches(reader, log.at(o)) for o in range(start, stop))
 
     # ----------------------------------------------------------------- writing
 
@@ -584,22 +473,3 @@ def _with_offset(message: Message, offset: int) -> BasicProperties:
     headers = dict(original.headers) if original.headers else {}
     headers["x-stream-offset"] = _LONG(offset)
     return clone_properties(original, headers)
-
-
-def _filter_values(value: Any) -> frozenset[str] | None:
-    """``x-stream-filter``: a longstr, or an array whose longstr elements count (12.20)."""
-    if value is None:
-        return None
-    if isinstance(value, (list, tuple)):
-        return frozenset(text(v) for v in value if isinstance(text(v), str))
-    shown = text(value)
-    return frozenset((shown,)) if isinstance(shown, str) else None
-
-
-def _matches(reader: _Reader, entry: QueueEntry) -> bool:
-    headers = entry.message.properties.headers
-    value = text(headers.get("x-stream-filter-value")) if headers else None
-    if value is None or not isinstance(value, str):
-        return reader.match_unfiltered
-    assert reader.filters is not None
-    return value in reader.filters
