@@ -10,16 +10,19 @@ from typing import Any, ClassVar
 import attrs
 
 from ._errors import FrameSyntaxError
+from ._field_values import TAGGED_INTS
 
 __all__ = [
     "Annotations",
     "BasicProperties",
     "Death",
+    "DeliveredProperties",
     "EncodedProperties",
     "Message",
     "check_field_table",
     "clone_properties",
     "delivered_properties",
+    "offset_properties",
     "to_properties",
     "with_headers",
 ]
@@ -79,19 +82,102 @@ def delivered_properties(properties: BasicProperties) -> BasicProperties:
     a handler that changes ``headers`` (``headers["attempt"] += 1``, an
     ``x-death`` entry) and requeues must not change the queued message. The
     frozen object is shared when it holds nothing mutable (no headers: the hot
-    path costs one attribute test); otherwise only the containers are copied,
-    and an ``EncodedProperties`` keeps its bytes (the copy is equal to them).
+    path costs one attribute test); otherwise the delivery gets a
+    ``DeliveredProperties``, which copies the headers when they are first read,
+    or, for an ``EncodedProperties``, a copy of the containers that keeps its
+    bytes (a driver may resend them: the copy is equal to them).
     """
     headers = properties.headers
     if headers is None:
         return properties
-    cls = type(properties)
-    copy = _clone(properties, cls, _copy_table(headers))
-    if cls is EncodedProperties:
-        encoded = getattr(properties, "encoded", None)  # unset after attrs.evolve: stale
-        if encoded is not None:
-            object.__setattr__(copy, "encoded", encoded)
+    if type(properties) is not EncodedProperties:
+        return _delivered(properties, None)
+    copy = _clone(properties, EncodedProperties, _copy_table(headers))
+    encoded = getattr(properties, "encoded", None)  # unset after attrs.evolve: stale
+    if encoded is not None:
+        object.__setattr__(copy, "encoded", encoded)
     return copy
+
+
+_FIELDS = {name: BasicProperties.__dict__[name] for name in _PROPERTY_NAMES}
+_LONG = TAGGED_INTS[b"l"]
+
+
+class DeliveredProperties(BasicProperties):
+    """One delivery's own copy of a message's properties, made field by field as they
+    are first read; with a stream's ``x-stream-offset`` header (spec 12.17) added
+    when ``_offset`` is not None.
+
+    Copying fourteen fields and a headers table up front cost more than the
+    rest of a delivery, and most handlers read a field or two. This starts
+    with only the message's properties (``_source``): a field read for the
+    first time is taken from them and kept; ``headers`` is a private copy
+    (tables and arrays copied too), so what the handler changes stays its
+    own. The source never changes (properties are frozen and the broker
+    never changes a queued message's headers), so copying later is the same
+    as copying now. It reads, compares, copies and pickles as the plain
+    ``BasicProperties`` it stands for. Made by ``delivered_properties`` and
+    ``offset_properties``; not for users.
+    """
+
+    __slots__ = ("_offset", "_source")
+
+    def __getattr__(self, name: str) -> Any:
+        # reached only for a field not read yet (its slot is empty): fill it and keep it
+        field = _FIELDS.get(name)
+        if field is None:
+            raise AttributeError(name)
+        source = self._source
+        if name == "headers":
+            headers = source.headers
+            value: Any = _copy_table(headers) if headers else {}
+            if self._offset is not None:
+                value["x-stream-offset"] = _LONG(self._offset)
+        else:
+            value = getattr(source, name)
+        field.__set__(self, value)
+        return value
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, BasicProperties):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in _PROPERTY_NAMES)
+
+    __hash__ = BasicProperties.__hash__
+
+    def plain(self) -> BasicProperties:
+        """The plain ``BasicProperties`` this stands for."""
+        return _clone(self, BasicProperties, self.headers)
+
+    def __repr__(self) -> str:
+        return repr(self.plain())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return BasicProperties, tuple(getattr(self, name) for name in _PROPERTY_NAMES)
+
+
+def _delivered_factory() -> Callable[[BasicProperties, int | None], DeliveredProperties]:
+    # an __init__ would store through the frozen class's object.__setattr__, twice
+    # the cost of the slot descriptors; this is paid once per in-process delivery
+    new = object.__new__
+    set_source = DeliveredProperties.__dict__["_source"].__set__
+    set_offset = DeliveredProperties.__dict__["_offset"].__set__
+
+    def delivered(source: BasicProperties, offset: int | None) -> DeliveredProperties:
+        properties: DeliveredProperties = new(DeliveredProperties)
+        set_source(properties, source)
+        set_offset(properties, offset)
+        return properties
+
+    return delivered
+
+
+_delivered = _delivered_factory()
+
+
+def offset_properties(source: BasicProperties, offset: int) -> DeliveredProperties:
+    """One in-process delivery's properties for a stream message at ``offset``."""
+    return _delivered(source, offset)
 
 
 def _clone_function() -> Callable[[BasicProperties, type[BasicProperties], Any], BasicProperties]:

@@ -39,12 +39,12 @@ from ._dispatch import FULL
 from ._errors import NotImplementedByBroker, PreconditionFailed
 from ._field_values import TAGGED_INTS
 from ._methods import Deliver
-from ._properties import BasicProperties, Message, clone_properties
+from ._properties import BasicProperties, Message, clone_properties, offset_properties
 from ._queue import Queue
 from ._queue_types import STREAM, QueueType, check_consume_arguments, parse_max_age
 from ._ready import Entry, QueueEntry
 from ._stream_consumers import Reader, StreamConsumers, filter_values, matches
-from ._stream_log import LogJournal, Retired, Stored, StreamLog, offset_properties
+from ._stream_log import LogJournal, Retired, Stored, StreamLog
 from ._trace import trace_deliver
 
 if TYPE_CHECKING:

@@ -1,15 +1,13 @@
-"""A stream's log: its retained messages in segments (spec 12.7-12.10), the properties
-that carry a delivery's offset (12.17), and the log as the store's journal sees it."""
+"""A stream's log: its retained messages in segments (spec 12.7-12.10), and the log as
+the store's journal sees it."""
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, ClassVar
 
-from ._field_values import TAGGED_INTS
-from ._properties import _PROPERTY_NAMES as PROPERTY_NAMES
-from ._properties import Annotations, BasicProperties, Message, clone_properties
+from ._properties import Annotations, BasicProperties, Message
 from ._ready import QueueEntry
 
 if TYPE_CHECKING:
@@ -18,12 +16,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MESSAGE_OVERHEAD",
-    "OffsetProperties",
     "Retired",
     "LogJournal",
     "StreamLog",
     "Stored",
-    "offset_properties",
 ]
 
 MESSAGE_OVERHEAD = 64  # bytes counted per message on top of its body, for segment sizes
@@ -161,80 +157,6 @@ class LogJournal:
 
     def queue_deleted(self, queue: Queue) -> None:
         self.journal.queue_deleted(queue)
-
-
-_FIELDS = {name: BasicProperties.__dict__[name] for name in PROPERTY_NAMES}
-_LONG = TAGGED_INTS[b"l"]
-
-
-class OffsetProperties(BasicProperties):
-    """A stream message's properties with its ``x-stream-offset`` header (12.17), each
-    field filled from the message's on first read.
-
-    Every in-process delivery of a stream message gets its own properties (a
-    handler may change its headers), and ten readers of one log build ten.
-    Building fourteen fields and a headers dict costs more than the rest of
-    a delivery, while most handlers read a field or two; so this starts with
-    only the message's properties and the offset, and fills a field (for
-    ``headers``: a private copy with the offset added) when it is first read,
-    then keeps it. It reads, compares, copies and pickles as the plain
-    ``BasicProperties`` it stands for. Made by ``offset_properties``.
-    """
-
-    __slots__ = ("_offset", "_source")
-
-    def __getattr__(self, name: str) -> Any:
-        # reached only for a field not read yet (its slot is empty): fill it and keep it
-        field = _FIELDS.get(name)
-        if field is None:
-            raise AttributeError(name)
-        source = self._source
-        if name == "headers":
-            headers = source.headers
-            value: Any = dict(headers) if headers else {}
-            value["x-stream-offset"] = _LONG(self._offset)
-        else:
-            value = getattr(source, name)
-        field.__set__(self, value)
-        return value
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, BasicProperties):
-            return NotImplemented
-        return all(getattr(self, name) == getattr(other, name) for name in PROPERTY_NAMES)
-
-    __hash__ = BasicProperties.__hash__
-
-    def plain(self) -> BasicProperties:
-        """The plain ``BasicProperties`` this stands for."""
-        headers = self.headers
-        assert headers is not None  # always carries the offset
-        return clone_properties(self, headers)
-
-    def __repr__(self) -> str:
-        return repr(self.plain())
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return BasicProperties, tuple(getattr(self, name) for name in PROPERTY_NAMES)
-
-
-def _offset_properties_factory() -> Callable[[BasicProperties, int], OffsetProperties]:
-    # an __init__ would store through the frozen class's object.__setattr__, twice
-    # the cost of the slot descriptors; this is paid once per in-process delivery
-    new = object.__new__
-    set_source = OffsetProperties.__dict__["_source"].__set__
-    set_offset = OffsetProperties.__dict__["_offset"].__set__
-
-    def offset_properties(source: BasicProperties, offset: int) -> OffsetProperties:
-        properties: OffsetProperties = new(OffsetProperties)
-        set_source(properties, source)
-        set_offset(properties, offset)
-        return properties
-
-    return offset_properties
-
-
-offset_properties = _offset_properties_factory()
 
 
 class Retired:

@@ -9,6 +9,8 @@ import copy
 import pickle
 from typing import Any
 
+import attrs
+
 from amqpmodel import BasicProperties, Broker, Channel, VirtualClock
 
 HEADERS: dict[str, Any] = {"attempt": 1, "trace": ["a", {"hop": 1}], "meta": {"k": [1, 2]}}
@@ -200,3 +202,24 @@ def test_headers_with_typed_integers_pickle_and_copy_with_their_types() -> None:
     for again in (pickle.loads(pickle.dumps(properties)), copy.deepcopy(properties)):
         assert again == properties
         assert [type(v) for v in again.headers.values()] == [TAGGED_INTS[b"l"], TAGGED_INTS[b"B"]]
+
+
+def test_a_delivered_copy_reads_compares_and_pickles_as_its_message_properties(
+    ch: Channel, broker: Broker
+) -> None:
+    # a delivery's copy is filled as it is read (DeliveredProperties); none of that shows
+    sent = BasicProperties(content_type="application/json", headers=_headers(), priority=2)
+    ch.queue_declare("q")
+    ch.basic_publish("", "q", b"m", sent)
+    method, properties, _ = ch.basic_get("q")
+    assert method is not None and properties is not sent
+    assert properties == sent and sent == properties
+    assert repr(properties) == repr(sent)
+    assert pickle.loads(pickle.dumps(properties)) == sent
+    assert copy.copy(properties) == sent
+    assert attrs.evolve(properties, priority=5) == attrs.evolve(sent, priority=5)
+    assert isinstance(properties, BasicProperties)
+    _mutate(properties.headers)
+    assert properties != sent
+    ch.basic_reject(method.delivery_tag, requeue=True)
+    assert ch.basic_get("q", auto_ack=True)[1] == sent
