@@ -1,8 +1,8 @@
-"""Review of the in-process core: unusual paths, fast paths, timers and threads.
-
-Each test here reproduces one suspected defect through the public API; the
-ones that fail are listed, expected vs actual, in the review report.
-"""
+"""The in-process core on its unusual paths: ack timeouts, cancelling inside a
+callback, consuming loops ended from another thread, fast paths taking the same
+values as the general ones, accounting while queues go away mid-flight, and a
+stateful machine that mixes all of them (every queue keeps its accounting
+identity)."""
 
 from __future__ import annotations
 

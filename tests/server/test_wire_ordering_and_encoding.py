@@ -1,4 +1,4 @@
-"""Review of the socket adapter: frame ordering, confirms, channel life cycle, field types.
+"""The socket adapter's frame ordering, confirms, channel life cycle and field types.
 
 Most cases speak raw AMQP 0-9-1 over a plain socket (frames built with pamqp or
 by hand) so that several frames can reach the server in one TCP segment, as a
