@@ -27,7 +27,10 @@ arguments)``
 ``("binding", vhost, source, destination_type,         a binding between durable entities added
 destination, routing_key, arguments)``
 ``("binding-", ...the same...)``                       it was removed
-``("redelivered", [seq, ...])``                        at a clean stop: these were delivered (22.17)
+``("redelivered", [(seq, value), ...])``               these were delivered (22.17): the stored
+                                                       ``redelivered`` value (1; a quorum
+                                                       message's counters, 22.19, as it
+                                                       returns)
 ``("delayed", seq, vhost, exchange, due_ms, delay,     a message an x-delayed-message exchange holds,
 message, routing_keys)``                               whatever its delivery mode (spec 13.10)
 ``("delayed-", [seq, ...])``                           these were released when due (13.7)
@@ -76,6 +79,8 @@ class QueueJournal(Protocol):
     def stream_first_offset(self, queue: Queue, offset: int) -> None: ...
 
     def queue_deleted(self, queue: Queue) -> None: ...
+
+    def redelivered(self, values: list[tuple[int, int]]) -> None: ...
 
 
 class Batch:
@@ -259,8 +264,9 @@ class Journal:
             )
         )
 
-    def redelivered(self, seqs: list[int]) -> None:
-        self._record(("redelivered", seqs))
+    def redelivered(self, values: list[tuple[int, int]]) -> None:
+        """Stored messages were delivered: (seq, the ``redelivered`` value to store)."""
+        self._record(("redelivered", values))
 
     def delayed_held(
         self,

@@ -10,6 +10,7 @@ pending events (DESIGN.md, "How a message flows").
 from __future__ import annotations
 
 import gc
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._arguments import QueueArguments
@@ -207,8 +208,14 @@ class Queue:
     def _restore_first_offset(self, offset: int) -> None:
         """A stream's first offset (see ``driver.restore_stream_offset``); others have none."""
 
-    def _restore_ready(self, messages: list[QueueEntry]) -> None:
-        """Put back ready messages a store read, in enqueue order (see ``driver``)."""
+    def _restore_ready(
+        self,
+        messages: list[QueueEntry],
+        counters: Mapping[int, int] | None = None,
+        crashed: bool = False,
+    ) -> None:
+        """Put back ready messages a store read, in enqueue order (see ``driver``);
+        ``counters`` and ``crashed`` matter to quorum queues only."""
         ready = self._ready
         size = 0
         expiring = False

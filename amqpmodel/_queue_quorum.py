@@ -20,6 +20,7 @@ Every message is stored with a data dir, whatever its delivery mode (11.34).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -303,6 +304,8 @@ class QuorumQueue(Queue):
         else:
             entry.count += 1  # 4.0-4.2: one counter, every return (11.13)
         entry.redelivered = True
+        if self._journal is not None:
+            self._journal.redelivered([(entry.seq, entry.stored_counters)])  # spec 22.19
         limit = self._args.delivery_limit
         if limit is not None and entry.count > limit:
             self._dead_letter_or_drop(entry, "delivery_limit", now)
@@ -367,14 +370,20 @@ class QuorumQueue(Queue):
         self._rejecting = False
         return count
 
-    def _restore_ready(self, messages: list[QueueEntry]) -> None:
-        """Messages read back by a store, in enqueue order: entries with a count of one
-        return for those delivered before (the exact count is not stored)."""
-        entries = []
+    def _restore_ready(
+        self,
+        messages: list[QueueEntry],
+        counters: Mapping[int, int] | None = None,
+        crashed: bool = False,
+    ) -> None:
+        """Messages read back by a store, in enqueue order, with their counters as
+        ``QuorumEntry.stored_counters`` gave them (spec 22.19)."""
+        stored = counters or {}
+        two_counters = self._version.quorum_acquired_count
+        entries: list[QueueEntry] = []
         for message in messages:
             entry = QuorumEntry(message.message, message.seq, message.deadline)
-            if message.redelivered:
-                entry.count = 1
-                entry.redelivered = True
+            entry.redelivered = message.redelivered
+            entry.restore_counters(stored.get(entry.seq, 0), crashed, two_counters)
             entries.append(entry)
-        super()._restore_ready(list(entries))
+        super()._restore_ready(entries)

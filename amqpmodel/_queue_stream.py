@@ -32,6 +32,7 @@ per run of messages written in the same millisecond (see ``StreamLog``).
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._arguments import is_int, text
@@ -455,7 +456,12 @@ class StreamQueue(Queue):
         """Limits are re-applied at recovery (spec 22.23): for a stream, retention."""
         self._retain(now)
 
-    def _restore_ready(self, messages: list[QueueEntry]) -> None:
+    def _restore_ready(
+        self,
+        messages: list[QueueEntry],
+        counters: Mapping[int, int] | None = None,
+        crashed: bool = False,
+    ) -> None:
         """Messages a store read back, with their write times in ``deadline``."""
         log = self._ready
         now = self._vhost._now()

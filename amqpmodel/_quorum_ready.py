@@ -58,6 +58,38 @@ class QuorumEntry(Entry):
         self.order = seq
 
     @property
+    def stored_counters(self) -> int:
+        """Its counters as a store keeps them (spec 22.19), in one integer: 0 before
+        any return, else 1 + the count + 2**32 x the acquired count (4.3, 11.15)."""
+        if not self.count and not self.acquired:
+            return 1 if self.redelivered else 0
+        return 1 + self.count + (self.acquired << 32)
+
+    def restore_counters(self, stored: int, crashed: bool, two_counters: bool) -> None:
+        """Counters read back as ``stored_counters`` wrote them (spec 22.19).
+
+        After a crash the model does not know which messages consumers held, so
+        each comes back as if one had: returned once more, as a lost channel
+        returns it (22.18; ``two_counters``, 4.3: that counts on both, 11.15).
+        A message stored only as delivered (a data dir from before the counters
+        were kept) has counted one return: redelivered means a count (11.14).
+        """
+        if stored > 1:
+            self.count = (stored - 1) & 0xFFFFFFFF
+            self.acquired = (stored - 1) >> 32
+        if crashed:
+            self.count += 1
+            if two_counters:
+                self.acquired += 1
+            self.redelivered = True
+        elif self.count or self.acquired:
+            self.redelivered = True
+        elif self.redelivered:
+            self.count = 1
+            if two_counters:
+                self.acquired = 1
+
+    @property
     def properties_owned(self) -> bool:  # type: ignore[override]
         return bool(self.count or self.acquired)  # then ``properties`` is new each time
 

@@ -158,6 +158,9 @@ class LogJournal:
     def queue_deleted(self, queue: Queue) -> None:
         self.journal.queue_deleted(queue)
 
+    def redelivered(self, values: list[tuple[int, int]]) -> None:
+        self.journal.redelivered(values)
+
 
 class Retired:
     """A message retention removed, as the store's change feed wants it."""

@@ -48,7 +48,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -211,10 +211,19 @@ def restore_queue(
     return queue
 
 
-def restore_messages(queue: Queue, messages: Iterable[Message]) -> None:
+def restore_messages(
+    queue: Queue,
+    messages: Iterable[Message],
+    counters: Mapping[int, int] | None = None,
+    crashed: bool = False,
+) -> None:
     """Put back a queue's messages in enqueue order (spec 22.12, 22.13); each one's
-    ``seq``, ``deadline`` (absolute, spec 22.21) and ``redelivered`` as stored."""
-    queue._restore_ready(list(messages))
+    ``seq``, ``deadline`` (absolute, spec 22.21) and ``redelivered`` as stored.
+
+    ``counters`` maps a message's seq to the ``redelivered`` value stored for it
+    when that is more than 1 (a quorum message's counters, spec 22.19);
+    ``crashed``: the broker did not stop cleanly (22.18)."""
+    queue._restore_ready(list(messages), counters, crashed)
 
 
 def restore_stream_offset(queue: Queue, first_offset: int) -> None:
@@ -309,8 +318,8 @@ def record_delivered(broker: Broker, journal: Journal) -> None:
     that they alone come back redelivered (spec 22.17; unacked ones were requeued,
     flagged, when their connections closed)."""
     with broker._lock:
-        seqs = [
-            entry.seq
+        values = [
+            (entry.seq, getattr(entry, "stored_counters", 1))  # a quorum message's: 22.19
             for vhost in broker.vhosts.values()
             for queue in vhost.queues.values()
             if queue._journal is journal
@@ -318,8 +327,8 @@ def record_delivered(broker: Broker, journal: Journal) -> None:
             if entry.redelivered
             and (entry.storage == "always" or entry.message.properties.delivery_mode == PERSISTENT)
         ]
-        if seqs:
-            journal.redelivered(seqs)
+        if values:
+            journal.redelivered(values)
 
 
 # ----------------------------------------------------------------- inspection

@@ -164,6 +164,7 @@ def recover(broker: Broker, db: sqlite3.Connection, path: str) -> Journal:
     properties = PropertiesCache()
     names: dict[str, str] = {}
     orphans: list[tuple[int]] = []
+    counters: dict[int, int] = {}  # a quorum message's counters (spec 22.19)
     last_seq = 0
     count = 0
     for (
@@ -193,13 +194,15 @@ def recover(broker: Broker, db: sqlite3.Connection, path: str) -> Journal:
             deadline,
             bool(redelivered) or not clean,  # spec 22.17, 22.18
         )
+        if redelivered > 1:
+            counters[seq] = redelivered
         messages.append(message)
         count += 1
     for queue_id, (queue, messages) in zip(queues, restored, strict=True):
         first = _meta(db, stream_offset_key(queue_id))
         if first is not None:
             restore_stream_offset(queue, int(first))  # before its messages: they follow it
-        restore_messages(queue, messages)
+        restore_messages(queue, messages, counters, crashed=not clean)
     last_seq, delayed, dropped = _recover_delayed(broker, db, properties, last_seq)
     if orphans:
         db.executemany("DELETE FROM messages WHERE seq = ?", orphans)

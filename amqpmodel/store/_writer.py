@@ -152,7 +152,7 @@ class Writer:
         try:
             db.execute("BEGIN")
             cascade: list[tuple[int]] = []
-            redelivered: list[int] = []
+            redelivered: list[tuple[int, int]] = []
             delayed: list[Any] = []  # rows of consecutive "delayed" ops, written together
             for op in batch.ops:
                 kind = op[0]
@@ -195,15 +195,10 @@ class Writer:
                 _chunked(db, _DELETE + "(", "?", ")", 1, batch.deletes, self._limit)
             if cascade:  # after the inserts: a queue deleted in this batch takes them too
                 db.executemany("DELETE FROM messages WHERE queue_id = ?", cascade)
-            if redelivered:
-                _chunked(
-                    db,
-                    "UPDATE messages SET redelivered = 1 WHERE seq IN (",
-                    "?",
-                    ")",
-                    1,
-                    redelivered,
-                    self._limit,
+            if redelivered:  # after the inserts: a message may be returned in its own batch
+                db.executemany(
+                    "UPDATE messages SET redelivered = ? WHERE seq = ?",
+                    [(value, seq) for seq, value in redelivered],
                 )
             db.execute("COMMIT")
         except Exception as error:  # the thread must live on: waiters depend on it

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from amqpmodel import BasicProperties, Broker
@@ -30,6 +31,89 @@ def test_quorum_queue_keeps_transient_messages_spec_11_34(restart: Restart) -> N
     ch.basic_get("q", auto_ack=True)
     method, properties, body = ch.basic_get("q", auto_ack=True)
     assert (body, properties.delivery_mode) == (b"mode1", 1)  # the mode is kept
+
+
+def _returned(broker: Broker, times: int, how: str = "nack") -> None:
+    """Deliver the head of quorum queue "q" ``times`` times, returning it each time."""
+    ch = broker.connect().channel()
+    for _ in range(times):
+        method, _, _ = ch.basic_get("q")
+        if how == "nack":
+            ch.basic_nack(method.delivery_tag, requeue=True)
+        else:
+            ch.basic_reject(method.delivery_tag, requeue=True)
+    ch.close()
+
+
+def _quorum(broker: Broker, **arguments: Any) -> None:
+    ch = broker.connect().channel()
+    ch.queue_declare("q", durable=True, arguments={"x-queue-type": "quorum", **arguments})
+    ch.confirm_delivery()
+    ch.basic_publish("", "q", b"poison")
+    ch.basic_publish("", "q", b"fresh")
+    ch.close()
+
+
+def test_quorum_counters_survive_a_clean_restart_spec_22_19(restart: Restart) -> None:
+    broker = restart()
+    _quorum(broker)
+    _returned(broker, 3)
+    broker = restart(broker)
+    ch = broker.connect().channel()
+    method, properties, body = ch.basic_get("q", auto_ack=True)
+    assert (body, method.redelivered, properties.headers) == (
+        b"poison",
+        True,
+        {"x-delivery-count": 3},
+    )
+    method, properties, body = ch.basic_get("q", auto_ack=True)
+    assert (body, method.redelivered, properties.headers) == (b"fresh", False, None)
+
+
+def test_the_delivery_limit_holds_across_restarts_spec_11_12_22_19(restart: Restart) -> None:
+    broker = restart()
+    _quorum(broker, **{"x-delivery-limit": 3})
+    _returned(broker, 2)
+    broker = restart(broker)
+    _returned(broker, 1)  # its third return: still within the limit
+    broker = restart(broker)
+    ch = broker.connect().channel()
+    method, _, _ = ch.basic_get("q")
+    ch.basic_nack(method.delivery_tag, requeue=True)  # the fourth: over the limit, dropped
+    assert [m.body for m in broker.queues["q"].peek()] == [b"fresh"]
+    assert broker.queues["q"].stats.dropped["delivery_limit"] == 1
+
+
+def test_both_counters_of_4_3_survive_a_restart_spec_11_15_22_19(data_dir: Path) -> None:
+    broker = Broker(data_dir=data_dir, rabbitmq_version="4.3")
+    _quorum(broker)
+    _returned(broker, 2, how="nack")  # acquired only
+    _returned(broker, 1, how="reject")  # acquired, and a failed delivery
+    broker.close()
+    broker = Broker(data_dir=data_dir, rabbitmq_version="4.3")
+    try:
+        _, properties, _ = broker.connect().channel().basic_get("q", auto_ack=True)
+        assert properties.headers == {"x-acquired-count": 3, "x-delivery-count": 1}
+    finally:
+        broker.close()
+
+
+def test_a_crash_returns_quorum_messages_with_one_return_more_spec_22_18_22_19(
+    restart: Restart,
+) -> None:
+    # the model does not know which messages consumers held when it crashed: each one
+    # comes back as if one had (22.18: every message redelivered), counted (22.19)
+    broker = restart()
+    _quorum(broker)
+    _returned(broker, 2)
+    broker._store.flush()  # type: ignore[union-attr]
+    broker = restart(broker, crash_it=True)
+    ch = broker.connect().channel()
+    counts = []
+    for _ in range(2):
+        method, properties, _ = ch.basic_get("q", auto_ack=True)
+        counts.append((method.redelivered, properties.headers["x-delivery-count"]))
+    assert counts == [(True, 3), (True, 1)]
 
 
 def test_stream_keeps_its_log_and_offsets_spec_12_19(restart: Restart) -> None:
