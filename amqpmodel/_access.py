@@ -33,6 +33,7 @@ __all__ = [
     "check_resource",
     "check_topic",
     "check_vhost_access",
+    "check_channel_limit",
     "compile_pattern",
 ]
 
@@ -102,12 +103,13 @@ def _compiled(pattern: str) -> re.Pattern[str] | None:
 
 
 class AccessControl:
-    """One broker's permissions, topic permissions and vhost limits."""
+    """One broker's permissions, topic permissions, vhost limits and user limits."""
 
     def __init__(self) -> None:
         self.permissions: dict[tuple[str, str], Permission] = {}
         self.topic_permissions: dict[tuple[str, str, str], TopicPermission] = {}
         self.vhost_limits: dict[str, dict[str, int]] = {}
+        self.user_limits: dict[str, dict[str, int]] = {}
 
     def permission(self, user: str, vhost: str) -> Permission | None:
         return self.permissions.get((user, vhost))
@@ -115,6 +117,11 @@ class AccessControl:
     def limit(self, vhost: str, name: str) -> int | None:
         """A vhost limit in force; None (or a negative value) means none (15.14)."""
         value = self.vhost_limits.get(vhost, {}).get(name)
+        return None if value is None or value < 0 else value
+
+    def user_limit(self, user: str, name: str) -> int | None:
+        """A user limit in force; None (or a negative value) means none (15.15)."""
+        value = self.user_limits.get(user, {}).get(name)
         return None if value is None or value < 0 else value
 
 
@@ -192,8 +199,8 @@ def check_topic(channel: Channel, which: str, exchange: str, routing_key: str) -
 
 
 def check_vhost_access(broker: Broker, user: str, vhost: str) -> None:
-    """connection.open's checks after the vhost exists (15.9, 15.14): the vhost's
-    connection limit, then the user's permission entry; 530 on failure."""
+    """connection.open's checks after the vhost exists (15.9, 15.14, 15.15): the vhost's
+    connection limit, the user's, then the user's permission entry; 530 on failure."""
     control = broker._access_control
     limit = control.limit(vhost, "max-connections")
     if limit is not None:
@@ -203,8 +210,32 @@ def check_vhost_access(broker: Broker, user: str, vhost: str) -> None:
                 f"access to vhost '{vhost}' refused for user '{user}': connection limit "
                 f"({limit}) is reached"
             )
+    limit = control.user_limit(user, "max-connections")
+    if limit is not None:
+        count = sum(1 for c in broker._connections if c.user == user and c.is_open)
+        if count >= limit:
+            raise NotAllowed(
+                f"connection refused for user '{user}': user connection limit ({limit}) "
+                "is reached"
+            )
     if control.permission(user, vhost) is None:
         raise NotAllowed(f"access to vhost '{vhost}' refused for user '{user}'")
+
+
+def check_channel_limit(broker: Broker, user: str) -> None:
+    """channel.open: 530 when the user has its max-channels open, over all its
+    connections (15.15); the connection is closed."""
+    limit = broker._access_control.user_limit(user, "max-channels")
+    if limit is None:
+        return
+    count = sum(len(c._channels) for c in broker._connections if c.user == user and c.is_open)
+    if count >= limit:
+        raise NotAllowed(
+            f"number of channels opened for user '{user}' has reached the maximum allowed "
+            f"user limit of {limit}",
+            20,
+            10,
+        )
 
 
 def check_queue_limit(broker: Broker, vhost: str, queue: str, count: int) -> None:

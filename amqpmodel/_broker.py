@@ -243,6 +243,8 @@ class Broker:
             if self.users.pop(name, None) is None:
                 return
             self._forget_access(lambda key: key[0] == name)
+            if self._access_control.user_limits.pop(name, None) is not None and self._journal:
+                self._journal.access_changed("user-limits", (name,), None)
             if self._journal is not None:
                 self._journal.user_deleted(name)
                 self._journal.sync_entities()
@@ -282,6 +284,9 @@ class Broker:
     set_vhost_limits = _broker_access.set_vhost_limits
     clear_vhost_limits = _broker_access.clear_vhost_limits
     vhost_limits = _broker_access.vhost_limits
+    set_user_limits = _broker_access.set_user_limits
+    clear_user_limits = _broker_access.clear_user_limits
+    user_limits = _broker_access.user_limits
 
     # ----------------------------------------------------------------- tracing (spec 17)
 

@@ -1,7 +1,8 @@
 """``Broker``'s access-control verbs, named as rabbitmqctl's (spec 15): set_permissions,
 clear_permissions, list_permissions, list_user_permissions, set_topic_permissions,
 clear_topic_permissions, list_topic_permissions, set_user_tags, change_password,
-set_vhost_limits, clear_vhost_limits, vhost_limits, list_users.
+set_vhost_limits, clear_vhost_limits, vhost_limits, set_user_limits, clear_user_limits,
+user_limits, list_users.
 
 Kept out of ``_broker.py``; the methods are assigned onto ``Broker`` there.
 """
@@ -33,9 +34,13 @@ __all__ = [
     "set_user_tags",
     "set_vhost_limits",
     "vhost_limits",
+    "set_user_limits",
+    "clear_user_limits",
+    "user_limits",
 ]
 
 _VHOST_LIMITS = ("max-connections", "max-queues")
+_USER_LIMITS = ("max-connections", "max-channels")
 
 
 def _known(broker: Broker, user: str, vhost: str | None) -> None:
@@ -171,7 +176,7 @@ def list_users(self: Broker) -> list[dict[str, Any]]:
                 # the scheme that made the hash (spec 15.2); a passwordless user: the default
                 "hashing_algorithm": hashing_algorithm(password_hash) or DEFAULT_HASHING_ALGORITHM,
                 "tags": list(tags),
-                "limits": {},
+                "limits": dict(self._access_control.user_limits.get(name, {})),
             }
             for name, (password_hash, tags) in sorted(self.users.items())
         ]
@@ -214,8 +219,67 @@ def vhost_limits(self: Broker, vhost: str) -> dict[str, int]:
         return dict(self._access_control.vhost_limits.get(vhost, {}))
 
 
+def set_user_limits(self: Broker, user: str, limits: dict[str, int]) -> None:
+    """``rabbitmqctl set_user_limits user '{"max-connections": N, "max-channels": M}'``:
+    integers, negative for none, 0 for none allowed (15.15); merged into the user's
+    limits, as RabbitMQ merges them. Existing connections and channels are never
+    closed by a lower limit."""
+    with self._lock:
+        _known(self, user, None)
+        errors = [
+            f"{key} should be a number, actually was {erlang_term(value)}"
+            for key, value in limits.items()
+            if key in _USER_LIMITS and (isinstance(value, bool) or not isinstance(value, int))
+        ]
+        unknown = [(key, value) for key, value in limits.items() if key not in _USER_LIMITS]
+        if unknown:  # rabbit_parameter_validation:proplist's text
+            terms = ",".join(f"{{{erlang_term(k)},{erlang_term(v)}}}" for k, v in unknown)
+            errors.insert(0, f"Unrecognised terms [{terms}] in user-limits")
+        if errors:
+            raise ParameterError("Validation failed\n\n" + "".join(e + "\n" for e in errors))
+        _store_user_limits(
+            self, user, {**self._access_control.user_limits.get(user, {}), **limits}
+        )
+
+
+def clear_user_limits(self: Broker, user: str, name: str = "all") -> None:
+    """``rabbitmqctl clear_user_limits user max-channels`` (or ``all``)."""
+    with self._lock:
+        _known(self, user, None)
+        limits = dict(self._access_control.user_limits.get(user, {}))
+        if name == "all":
+            limits.clear()
+        else:
+            limits.pop(name, None)
+        _store_user_limits(self, user, limits)
+
+
+def _store_user_limits(broker: Broker, user: str, limits: dict[str, int]) -> None:
+    control = broker._access_control
+    if limits:
+        control.user_limits[user] = limits
+    elif control.user_limits.pop(user, None) is None:
+        return
+    if broker._journal is not None:
+        broker._journal.access_changed(
+            "user-limits", (user,), {"user": user, "limits": limits} if limits else None
+        )
+    _changed(broker)
+
+
+def user_limits(self: Broker, user: str | None = None) -> dict[str, dict[str, int]]:
+    """The users' limits, by user (of one ``user`` when given; users without
+    limits are left out)."""
+    with self._lock:
+        return {
+            name: dict(limits)
+            for name, limits in sorted(self._access_control.user_limits.items())
+            if user is None or name == user
+        }
+
+
 def restore_access(broker: Broker, kind: str, value: dict[str, Any]) -> None:
-    """A permission, topic permission or vhost limit read back by a store."""
+    """A permission, topic permission, vhost limit or user limit read back by a store."""
     control = broker._access_control
     if kind == "permission":
         p = Permission(
@@ -227,5 +291,7 @@ def restore_access(broker: Broker, kind: str, value: dict[str, Any]) -> None:
             value["user"], value["vhost"], value["exchange"], value["write"], value["read"]
         )
         control.topic_permissions[(t.user, t.vhost, t.exchange)] = t
+    elif kind == "user-limits":
+        control.user_limits[value["user"]] = dict(value["limits"])
     else:
         control.vhost_limits[value["vhost"]] = dict(value["limits"])

@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ._access import check_channel_limit
 from ._errors import AMQPError, ChannelError, ConnectionClosed, NotAllowed
 
 if TYPE_CHECKING:
@@ -195,6 +196,11 @@ class Connection:
                 )
                 self._close_by_broker(error.reply_code, error.reply_text, error)
                 raise error
+            try:
+                check_channel_limit(self.broker, self.user)  # spec 15.15
+            except NotAllowed as error:
+                self._close_by_broker(error.reply_code, error.reply_text, error)
+                raise
             channel = Channel(self, channel_number)
             channel._paused = self._paused
             self._channels[channel_number] = channel

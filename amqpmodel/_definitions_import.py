@@ -122,8 +122,6 @@ def _user(broker: Broker, item: dict[str, Any], version: tuple[int, int] | None)
     if password is not None and password_hash is not None:
         raise _error("both_password_and_password_hash_are_provided")
     limits = _table(item, "limits", f"user '{name}'")
-    if limits:
-        log.warning("definitions import: user limits of '%s' are not modelled: %s", name, limits)
     if password is not None:
         if not isinstance(password, str):
             raise _error(f"the password of user '{name}' must be a string")
@@ -134,6 +132,8 @@ def _user(broker: Broker, item: dict[str, Any], version: tuple[int, int] | None)
         broker._set_user(name, broker.users[name][0], tags)
     else:  # neither: a user without a password (it cannot log in with one)
         broker._set_user(name, "", tags)
+    if limits:
+        broker.set_user_limits(name, limits)  # spec 15.15, 16.3
 
 
 def _checked_hash(

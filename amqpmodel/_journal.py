@@ -302,8 +302,8 @@ class Journal:
         self, kind: str, key: tuple[str, ...], value: dict[str, Any] | None
     ) -> None:
         """A permission ("permission", key (user, vhost)), topic permission ("topic",
-        (user, vhost, exchange)) or vhost limit ("vhost-limits", (vhost,)) set to
-        ``value``, or cleared (None) (spec 15, 22)."""
+        (user, vhost, exchange)), vhost limit ("vhost-limits", (vhost,)) or user limit
+        ("user-limits", (user,)) set to ``value``, or cleared (None) (spec 15, 22)."""
         self._record(("access", kind, key, value))
 
     def policy_changed(self, policy: Policy, operator: bool, present: bool) -> None:

@@ -251,6 +251,48 @@ def _list_global_parameters(client: Client, args: argparse.Namespace, out: TextI
     _table(args, out, "Listing global runtime parameters ...", rows, ("name", "value"))
 
 
+# ----------------------------------------------------------------- user limits (15.15)
+
+
+def _set_user_limits(client: Client, args: argparse.Namespace, out: TextIO) -> None:
+    _say(args, out, f'Setting user limits to "{args.definition}" for user "{args.username}" ...')
+    limits = _json_argument(args.definition)
+    if not isinstance(limits, dict):
+        raise CtlError(
+            "user limits are a JSON object, such as '{\"max-connections\": 10}'", EX_DATAERR
+        )
+    for name, value in limits.items():
+        client.request(
+            "PUT", f"/api/user-limits/{quote(args.username)}/{quote(name)}", {"value": value}
+        )
+
+
+def _clear_user_limits(client: Client, args: argparse.Namespace, out: TextIO) -> None:
+    user = quote(args.username)
+    if args.limit == "all":
+        _say(args, out, f'Clearing all limits for user "{args.username}" ...')
+        items = client.get(f"/api/user-limits/{user}")
+        names = list(items[0]["value"]) if items else []
+    else:
+        _say(args, out, f'Clearing "{args.limit}" limit for user "{args.username}" ...')
+        names = [args.limit]
+    for name in names:
+        client.request("DELETE", f"/api/user-limits/{user}/{quote(name)}")
+
+
+def _list_user_limits(client: Client, args: argparse.Namespace, out: TextIO) -> None:
+    if args.all_users:
+        rows = [
+            {"user": item["user"], "limits": _compact(item["value"])}
+            for item in client.get("/api/user-limits")
+        ]
+        _table(args, out, "Listing limits for all users ...", rows, ("user", "limits"))
+        return
+    items = client.get(f"/api/user-limits/{quote(args.user)}")
+    _say(args, out, f'Listing limits for user "{args.user}" ...')
+    out.write(_compact(items[0]["value"] if items else {}) + "\n")
+
+
 # ----------------------------------------------------------------- vhost limits (15.14)
 
 
@@ -333,6 +375,9 @@ COMMANDS: dict[str, Command] = {
     "set_vhost_limits": _set_vhost_limits,
     "clear_vhost_limits": _clear_vhost_limits,
     "list_vhost_limits": _list_vhost_limits,
+    "set_user_limits": _set_user_limits,
+    "clear_user_limits": _clear_user_limits,
+    "list_user_limits": _list_user_limits,
     "trace_on": _trace,
     "trace_off": _trace,
     "shovel_status": _shovel_status,
@@ -387,6 +432,15 @@ def add_parsers(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
     command("clear_vhost_limits", "clear a vhost's limits")
     sub = command("list_vhost_limits", "a vhost's limits (--global: every vhost's)")
     sub.add_argument("--global", dest="all_vhosts", action="store_true")
+    sub = command("set_user_limits", "set a user's limits, '{\"max-connections\": N, ...}'")
+    sub.add_argument("username")
+    sub.add_argument("definition")
+    sub = command("clear_user_limits", "clear a user's limit (max-connections, max-channels, all)")
+    sub.add_argument("username")
+    sub.add_argument("limit")
+    sub = command("list_user_limits", "a user's limits (--global: every user's)")
+    sub.add_argument("--user", default="guest")
+    sub.add_argument("--global", dest="all_users", action="store_true")
     command("trace_on", "turn the firehose tracer on in a vhost")
     command("trace_off", "turn the firehose tracer off in a vhost")
     command("shovel_status", "the status of every shovel")

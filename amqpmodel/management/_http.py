@@ -22,7 +22,6 @@ __all__ = [
     "parse_bool",
     "read_json",
     "to_json",
-    "unsupported",
 ]
 
 
@@ -49,11 +48,6 @@ def not_found() -> ApiError:
 
 def bad_request(reason: Any) -> ApiError:
     return ApiError(400, "bad_request", reason)
-
-
-def unsupported(what: str) -> ApiError:
-    """What amqpmodel does not model yet: said plainly, never pretended."""
-    return ApiError(501, "not_implemented", f"{what} not supported by amqpmodel yet")
 
 
 def explanation(error: AMQPError) -> str:

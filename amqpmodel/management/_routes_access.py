@@ -26,7 +26,15 @@ from ._handlers import (
     user,
     visible_vhosts,
 )
-from ._http import bad_request, json_response, not_found, parse_bool, read_json, require_keys
+from ._http import (
+    ApiError,
+    bad_request,
+    json_response,
+    not_found,
+    parse_bool,
+    read_json,
+    require_keys,
+)
 from ._shapes import vhost_object
 
 __all__ = ["ROUTES", "parse_tags", "put_user", "put_vhost"]
@@ -354,20 +362,53 @@ async def clear_vhost_limit(request: web.Request) -> web.Response:
     return no_content()
 
 
-# ----------------------------------------------------------------- user limits (not modelled)
+# ----------------------------------------------------------------- user limits (15.15)
 
 
 @level("management")
 async def user_limits(request: web.Request) -> web.Response:
-    """No user has limits (spec 15.15 is not modelled): the lists are empty."""
-    return json_response([])
+    """[{user, value}] for the users with limits: every user's for an administrator;
+    one user's for an administrator, a monitoring user or that user."""
+    broker = context(request).broker
+    name = request.match_info.get("user")
+    caller = user(request)
+    if name is None:
+        if not caller.has("administrator"):
+            raise ApiError(401, "not_authorised", "Not administrator user")
+    else:
+        if name not in broker.users:
+            raise not_found()
+        if name != caller.name and not caller.has("monitoring"):
+            raise ApiError(401, "not_authorised", "User not authorised to access object")
+    return json_response(
+        [{"user": who, "value": value} for who, value in broker.user_limits(name).items()]
+    )
 
 
 @level("administrator")
 async def set_user_limit(request: web.Request) -> web.Response:
-    from ._http import unsupported
+    """PUT /api/user-limits/{user}/{name} {"value": N}: one limit of the user."""
+    broker = context(request).broker
+    name = request.match_info["user"]
+    if name not in broker.users:
+        raise not_found()
+    body = await read_json(request)
+    require_keys(body, "value")
+    try:
+        broker.set_user_limits(name, {request.match_info["name"]: body["value"]})
+    except ParameterError as error:
+        raise parameter_error(error) from None
+    return no_content()
 
-    raise unsupported("user limits (max-connections, max-channels per user) are")
+
+@level("administrator")
+async def clear_user_limit(request: web.Request) -> web.Response:
+    broker = context(request).broker
+    name = request.match_info["user"]
+    if name not in broker.users:
+        raise not_found()
+    broker.clear_user_limits(name, request.match_info["name"])
+    return no_content()
 
 
 ROUTES: list[tuple[str, str, Any]] = [
@@ -401,4 +442,5 @@ ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/api/user-limits", user_limits),
     ("GET", "/api/user-limits/{user}", user_limits),
     ("PUT", "/api/user-limits/{user}/{name}", set_user_limit),
+    ("DELETE", "/api/user-limits/{user}/{name}", clear_user_limit),
 ]

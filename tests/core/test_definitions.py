@@ -73,6 +73,7 @@ def populated() -> Broker:
     ch.exchange_bind("hop", "logs", "audit.*")
     broker.add_user("app", "s3cret", tags=["management", "custom"])
     broker.add_user("nopass", "x", tags=[])
+    broker.set_user_limits("nopass", {"max-channels": 10, "max-connections": 2})
     broker.add_vhost("staging")
     set_vhost_metadata(
         broker, "staging", description="pre-prod", tags=["eu"], default_queue_type="quorum"
@@ -145,6 +146,8 @@ def test_users_vhosts_and_permissions_shapes_spec_16_3() -> None:
     assert set(app) == {"name", "password_hash", "hashing_algorithm", "tags", "limits"}
     assert app["hashing_algorithm"] == "rabbit_password_hashing_sha256"
     assert app["tags"] == ["management", "custom"] and app["limits"] == {}
+    (nopass,) = [u for u in document["users"] if u["name"] == "nopass"]
+    assert nopass["limits"] == {"max-channels": 10, "max-connections": 2}  # spec 15.15
     assert {"name": "staging", "limits": {"max-queues": 50, "max-connections": -1},
             "metadata": {"description": "pre-prod", "tags": ["eu"],
                          "default_queue_type": "quorum"}} in document["vhosts"]

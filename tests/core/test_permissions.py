@@ -11,6 +11,8 @@ from amqpmodel import (
     Broker,
     ConnectionClosed,
     NotAllowed,
+    NotFound,
+    ParameterError,
     PreconditionFailed,
 )
 
@@ -192,6 +194,81 @@ def test_vhost_queue_limit_spec_15_14(broker: Broker) -> None:
     )
     broker.set_vhost_limits("/", {"max-queues": -1})  # negative: no limit
     broker.connect().channel().queue_declare("b")
+
+
+def test_user_connection_limit_spec_15_15(alice: Broker) -> None:
+    alice.set_permissions("alice")
+    alice.add_vhost("other")
+    alice.set_permissions("alice", vhost="other")
+    alice.set_user_limits("alice", {"max-connections": 2})
+    first = alice.connect(user="alice")
+    alice.connect("other", user="alice")  # counted over every vhost
+    with pytest.raises(NotAllowed) as info:
+        alice.connect(user="alice")
+    assert info.value.reply_text == (
+        "NOT_ALLOWED - connection refused for user 'alice': user connection limit (2) is reached"
+    )
+    alice.connect()  # another user's connections are not limited
+    first.close()
+    alice.connect(user="alice")
+    alice.set_user_limits("alice", {"max-connections": 0})  # open ones stay open
+    with pytest.raises(NotAllowed):
+        alice.connect(user="alice")
+    alice.set_user_limits("alice", {"max-connections": -1})  # negative: no limit
+    alice.connect(user="alice")
+
+
+def test_limits_are_checked_in_rabbitmqs_order_spec_15_9(alice: Broker) -> None:
+    alice.set_vhost_limits("/", {"max-connections": 0})
+    alice.set_user_limits("alice", {"max-connections": 0})
+    with pytest.raises(NotAllowed, match="connection limit \\(0\\) is reached"):
+        alice.connect(user="alice")  # the vhost's first; alice has no permission either
+    alice.clear_vhost_limits("/")
+    with pytest.raises(NotAllowed, match="user connection limit"):
+        alice.connect(user="alice")  # then the user's, before the permission
+    alice.clear_user_limits("alice")
+    with pytest.raises(NotAllowed, match="access to vhost '/' refused for user 'alice'"):
+        alice.connect(user="alice")
+
+
+def test_user_channel_limit_spec_15_15(alice: Broker) -> None:
+    alice.set_permissions("alice")
+    alice.set_user_limits("alice", {"max-channels": 2})
+    one = alice.connect(user="alice")
+    two = alice.connect(user="alice")
+    one.channel()
+    two.channel()  # counted over every connection of the user
+    with pytest.raises(NotAllowed) as info:
+        one.channel()
+    assert info.value.reply_code == 530
+    assert info.value.reply_text == (
+        "NOT_ALLOWED - number of channels opened for user 'alice' has reached the maximum "
+        "allowed user limit of 2"
+    )
+    assert one.is_closed  # a connection error (530): the connection goes
+    two.channel()  # its channel closed with it: one is free again
+    alice.connect().channel()  # guest is not limited
+
+
+def test_user_limits_are_validated_listed_and_cleared_spec_15_15(alice: Broker) -> None:
+    with pytest.raises(ParameterError) as info:
+        alice.set_user_limits("alice", {"max-queues": 1, "max-channels": "a"})
+    assert str(info.value) == (
+        "Validation failed\n\nUnrecognised terms [{<<\"max-queues\">>,1}] in user-limits\n"
+        "max-channels should be a number, actually was <<\"a\">>\n"
+    )
+    with pytest.raises(NotFound):
+        alice.set_user_limits("nobody", {"max-channels": 1})
+    alice.set_user_limits("alice", {"max-channels": 3})
+    alice.set_user_limits("alice", {"max-connections": 5})  # merged, as RabbitMQ does
+    assert alice.user_limits() == {"alice": {"max-channels": 3, "max-connections": 5}}
+    assert [u["limits"] for u in alice.list_users() if u["name"] == "alice"] == [
+        {"max-channels": 3, "max-connections": 5}
+    ]
+    alice.clear_user_limits("alice", "max-channels")
+    assert alice.user_limits("alice") == {"alice": {"max-connections": 5}}
+    alice.delete_user("alice")
+    assert alice.user_limits() == {}
 
 
 def test_deleting_a_user_closes_its_connections_spec_15_17(alice: Broker) -> None:

@@ -159,12 +159,27 @@ def test_an_unsupported_method_is_405(api: Api) -> None:
     assert api.put("/api/exchanges/%2F/amq.direct/publish", {})[0] == 405  # ⚠ POST only, 18.14
 
 
-def test_what_is_not_modelled_is_refused_with_501(api: Api) -> None:
-    # user limits (spec 15.15) are not modelled: said plainly, nothing pretended
-    status, answer, _ = api.put("/api/user-limits/guest/max-connections", {"value": 1})
-    assert status == 501
-    assert answer["error"] == "not_implemented" and "amqpmodel" in answer["reason"]
-    assert api.get("/api/user-limits")[1] == []
+def test_user_limits_spec_15_15(api: Api, broker: Broker) -> None:
+    assert api.put("/api/users/app", {"password": "pw", "tags": "management"})[0] in (201, 204)
+    assert api.put("/api/user-limits/app/max-connections", {"value": 2})[0] == 204
+    assert api.put("/api/user-limits/app/max-channels", {"value": 5})[0] == 204  # merged
+    assert broker.user_limits() == {"app": {"max-connections": 2, "max-channels": 5}}
+    assert api.get("/api/user-limits")[1] == [
+        {"user": "app", "value": {"max-connections": 2, "max-channels": 5}}
+    ]
+    assert api.get("/api/user-limits/guest")[1] == []
+    status, answer, _ = api.put("/api/user-limits/app/max-queues", {"value": 1})
+    assert (status, answer["error"]) == (400, "bad_request")
+    assert "Unrecognised terms" in answer["reason"]
+    assert api.put("/api/user-limits/nobody/max-channels", {"value": 1})[0] == 404
+    own = api.as_user("app", "pw")
+    assert own.get("/api/user-limits/app")[1] == [
+        {"user": "app", "value": {"max-connections": 2, "max-channels": 5}}
+    ]
+    assert own.get("/api/user-limits")[0] == 401  # every user's: administrators only
+    assert own.get("/api/user-limits/guest")[0] == 401  # another's: monitoring users too
+    assert api.delete("/api/user-limits/app/max-channels")[0] == 204
+    assert broker.user_limits("app") == {"app": {"max-connections": 2}}
 
 
 # ----------------------------------------------------------------- list parameters (spec 18.7)

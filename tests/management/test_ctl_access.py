@@ -113,6 +113,31 @@ def test_policies_and_operator_policies_spec_14(ctl: Ctl, broker: Broker) -> Non
     assert code == 70 and "are not recognised policy settings" in err  # spec 14.9
 
 
+def test_user_limits(ctl: Ctl, broker: Broker) -> None:
+    # spec 15.15, with rabbitmqctl's banners
+    assert ctl.lines("set_user_limits", "guest", '{"max-connections": 5, "max-channels": 9}') == [
+        'Setting user limits to "{"max-connections": 5, "max-channels": 9}" for user "guest" ...'
+    ]
+    assert broker.user_limits() == {"guest": {"max-connections": 5, "max-channels": 9}}
+    assert ctl.lines("list_user_limits") == [
+        'Listing limits for user "guest" ...',
+        '{"max-connections":5,"max-channels":9}',
+    ]
+    assert ctl.lines("list_user_limits", "--global") == [
+        "Listing limits for all users ...",
+        "user\tlimits",
+        'guest\t{"max-connections":5,"max-channels":9}',
+    ]
+    assert ctl.lines("clear_user_limits", "guest", "max-channels") == [
+        'Clearing "max-channels" limit for user "guest" ...'
+    ]
+    assert broker.user_limits() == {"guest": {"max-connections": 5}}
+    assert ctl.lines("clear_user_limits", "guest", "all") == [
+        'Clearing all limits for user "guest" ...'
+    ]
+    assert broker.user_limits() == {}
+
+
 def test_parameters_global_parameters_and_limits(ctl: Ctl, broker: Broker) -> None:
     assert ctl.lines("set_vhost_limits", '{"max-queues": 20}') == [
         'Setting vhost limits to "{"max-queues": 20}" for vhost "/" ...'

@@ -228,3 +228,26 @@ def test_serve_options_set_the_limits() -> None:
         first.close()
     finally:
         _stop(process)
+
+
+def test_user_limits_refuse_connection_open_and_channel_open_over_the_wire() -> None:
+    # spec 15.15: both are connection errors (530), as rabbit_reader raises them
+    broker = Broker()
+    broker.set_user_limits("guest", {"max-connections": 2, "max-channels": 1})
+    with serve(broker) as url:
+        first = _open(url)
+        first.channel()
+        with pytest.raises(pika.exceptions.ConnectionClosed) as info:
+            first.channel()
+        assert info.value.reply_code == 530
+        assert info.value.reply_text == (
+            "NOT_ALLOWED - number of channels opened for user 'guest' has reached the "
+            "maximum allowed user limit of 1"
+        )
+        second = _open(url)
+        third = _open(url)  # the first is closed: two are open again
+        with pytest.raises(pika.exceptions.ProbableAccessDeniedError) as refused:
+            _open(url)
+        assert "user connection limit (2) is reached" in str(refused.value)
+        second.close()
+        third.close()

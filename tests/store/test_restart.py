@@ -108,6 +108,22 @@ def test_users_and_vhosts_survive(restart: Restart) -> None:
     assert "amq.fanout" in broker.vhost("staging").exchanges  # spec 1.1
 
 
+def test_user_limits_survive_and_go_with_their_user(restart: Restart) -> None:
+    # spec 15.15, 22.3
+    broker = restart()
+    broker.add_user("app", "s3cret")
+    broker.add_user("old", "x")
+    broker.set_user_limits("app", {"max-channels": 3})
+    broker.set_user_limits("old", {"max-connections": 1})
+    broker = restart(broker)
+    assert broker.user_limits() == {"app": {"max-channels": 3}, "old": {"max-connections": 1}}
+    broker.delete_user("old")
+    broker.clear_user_limits("app", "max-channels")
+    broker.set_user_limits("guest", {"max-connections": 4})
+    broker = restart(broker)
+    assert broker.user_limits() == {"guest": {"max-connections": 4}}
+
+
 def test_a_fresh_data_dir_gets_the_default_vhost_and_user_once(restart: Restart) -> None:
     broker = restart()
     assert set(broker.users) == {"guest"} and set(broker.vhosts) == {"/"}
