@@ -210,6 +210,7 @@ class Broker:
             if self._access_control.vhost_limits.pop(name, None) is not None and self._journal:
                 self._journal.access_changed("vhost-limits", (name,), None)
             if self._journal is not None:
+                self._journal.access_changed("vhost-metadata", (name,), None)
                 self._journal.vhost_deleted(name)
                 self._journal.sync_entities()
             for connection in list(self._connections):

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._access import Permission, TopicPermission
 from ._errors import NotFound
+from ._metadata import restore_metadata
 from ._parameters import ParameterError, erlang_term
 from ._passwords import DEFAULT_HASHING_ALGORITHM, hash_password, hashing_algorithm
 
@@ -279,9 +280,12 @@ def user_limits(self: Broker, user: str | None = None) -> dict[str, dict[str, in
 
 
 def restore_access(broker: Broker, kind: str, value: dict[str, Any]) -> None:
-    """A permission, topic permission, vhost limit or user limit read back by a store."""
+    """What ``Journal.access_changed`` recorded, read back by a store: a permission,
+    topic permission, vhost limit, user limit, vhost metadata or global parameter."""
     control = broker._access_control
-    if kind == "permission":
+    if kind in ("vhost-metadata", "global-parameter"):
+        restore_metadata(broker, kind, value)
+    elif kind == "permission":
         p = Permission(
             value["user"], value["vhost"], value["configure"], value["write"], value["read"]
         )

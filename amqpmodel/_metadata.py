@@ -1,8 +1,9 @@
 """What RabbitMQ keeps beside the entities: each vhost's description and tags, and the
 global runtime parameters (``cluster_name`` and whatever definitions bring).
 
-Both travel in definitions (spec 16.3, 16.4) and show in the management API
-(18.8). They are kept per broker in memory only, not in a data directory.
+Both travel in definitions (spec 16.3, 16.4), show in the management API
+(18.8), and are stored with a data directory (22.3), through the journal's
+access records ("vhost-metadata", "global-parameter").
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ __all__ = [
     "clear_global_parameter",
     "global_parameter",
     "list_global_parameters",
+    "restore_metadata",
     "set_global_parameter",
     "set_vhost_metadata",
     "vhost_metadata",
@@ -93,6 +95,36 @@ def set_vhost_metadata(
             host.default_queue_type_is_set or default_queue_type != host.default_queue_type
         ):
             host.default_queue_type = default_queue_type
+        _record_vhost(broker, host)
+
+
+def _record_vhost(broker: Broker, host: VirtualHost) -> None:
+    if broker._journal is None:
+        return
+    metadata = _VHOSTS.get(host) or _Metadata()
+    broker._journal.access_changed(
+        "vhost-metadata",
+        (host.name,),
+        {
+            "vhost": host.name,
+            "description": metadata.description,
+            "tags": list(metadata.tags),
+            "default_queue_type": host._default_queue_type,  # None: never set
+        },
+    )
+
+
+def restore_metadata(broker: Broker, kind: str, value: dict[str, Any]) -> None:
+    """A vhost's metadata or a global parameter read back by a store (22.3)."""
+    if kind == "global-parameter":
+        _GLOBALS.setdefault(broker, {})[value["name"]] = json.dumps(value["value"])
+        return
+    host = broker.vhosts.get(value["vhost"])
+    if host is None:
+        return  # the vhost went in a batch the metadata record outlived
+    _VHOSTS[host] = _Metadata(value["description"], tuple(value["tags"]))
+    if value["default_queue_type"] is not None:
+        host.default_queue_type = value["default_queue_type"]
 
 
 def list_global_parameters(broker: Broker) -> list[dict[str, Any]]:
@@ -119,6 +151,10 @@ def set_global_parameter(broker: Broker, name: str, value: Any) -> None:
         raise ParameterError(f"Could not parse JSON document: {error}") from None
     with broker._lock:
         _GLOBALS.setdefault(broker, {})[name] = text
+        if broker._journal is not None:
+            broker._journal.access_changed(
+                "global-parameter", (name,), {"name": name, "value": json.loads(text)}
+            )
 
 
 def clear_global_parameter(broker: Broker, name: str) -> None:
@@ -126,3 +162,5 @@ def clear_global_parameter(broker: Broker, name: str) -> None:
     with broker._lock:
         if _GLOBALS.get(broker, {}).pop(name, None) is None:
             raise ParameterError("Parameter does not exist")
+        if broker._journal is not None:
+            broker._journal.access_changed("global-parameter", (name,), None)

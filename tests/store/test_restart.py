@@ -10,6 +10,14 @@ from typing import Any
 import pytest
 
 from amqpmodel import BasicProperties, Broker, Channel, NotFound
+from amqpmodel.driver import (
+    clear_global_parameter,
+    global_parameter,
+    list_global_parameters,
+    set_global_parameter,
+    set_vhost_metadata,
+    vhost_metadata,
+)
 
 PERSISTENT = BasicProperties(delivery_mode=2)
 Restart = Callable[..., Broker]  # the ``restart`` fixture (conftest)
@@ -122,6 +130,37 @@ def test_user_limits_survive_and_go_with_their_user(restart: Restart) -> None:
     broker.set_user_limits("guest", {"max-connections": 4})
     broker = restart(broker)
     assert broker.user_limits() == {"guest": {"max-connections": 4}}
+
+
+def test_vhost_metadata_and_global_parameters_survive(restart: Restart) -> None:
+    # spec 22.3: vhosts with their default_queue_type (and description, tags), and
+    # global parameters
+    broker = restart()
+    broker.add_vhost("staging")
+    broker.add_vhost("old")
+    set_vhost_metadata(
+        broker, "staging", description="pre-prod", tags=["eu"], default_queue_type="quorum"
+    )
+    set_vhost_metadata(broker, "old", description="going")
+    set_global_parameter(broker, "cluster_name", "prod-1")
+    set_global_parameter(broker, "gone", {"a": 1})
+    broker = restart(broker)
+    assert vhost_metadata(broker, "staging") == {
+        "description": "pre-prod",
+        "tags": ["eu"],
+        "default_queue_type": "quorum",
+    }
+    ch = broker.connect("staging").channel()
+    ch.queue_declare("q", durable=True)
+    assert broker.vhost("staging").queues["q"].queue_type == "quorum"  # spec 11.3
+    assert global_parameter(broker, "cluster_name") == "prod-1"
+    broker.delete_vhost("old")
+    clear_global_parameter(broker, "gone")
+    broker = restart(broker)
+    assert set(broker.vhosts) == {"/", "staging"}
+    assert [p["name"] for p in list_global_parameters(broker)] == ["cluster_name"]
+    broker.add_vhost("old")
+    assert vhost_metadata(broker, "old")["description"] == ""  # nothing of the old one
 
 
 def test_a_fresh_data_dir_gets_the_default_vhost_and_user_once(restart: Restart) -> None:
