@@ -137,6 +137,7 @@ def source_broker(vhost: str, user: str) -> Broker:
     )
     broker.set_permissions(user, "^app-", ".*", ".*", vhost=vhost)
     broker.set_permissions(user + "-512", "", "", ".*", vhost=vhost)
+    broker.set_user_limits(user, {"max-connections": 10, "max-channels": 20})  # spec 15.15
     broker.set_topic_permissions(user, "amq.topic", "^app\\.", ".*", vhost=vhost)
     broker.set_policy("ttl", "^app-audit$", {"message-ttl": 60000}, priority=1, vhost=vhost)
     broker.set_policy(
