@@ -352,6 +352,22 @@ def _shovel_status(client: Client, args: argparse.Namespace, out: TextIO) -> Non
     _table(args, out, f"Shovel status on node {node}", rows, _SHOVEL_COLUMNS)
 
 
+def _restart_shovel(client: Client, args: argparse.Namespace, out: TextIO) -> None:
+    node = client.get("/api/overview")["node"]
+    _say(args, out, f"Restarting dynamic Shovel {args.name} in virtual host {args.vhost} on node {node}")
+    try:
+        client.request(
+            "DELETE", f"/api/shovels/vhost/{quote(args.vhost)}/{quote(args.name)}/restart"
+        )
+    except CtlError as error:
+        if error.status != 404:
+            raise
+        raise CtlError(
+            "Shovel with the given name was not found on the target node "
+            f"'{node}' and / or virtual host '{args.vhost}'"
+        ) from None
+
+
 COMMANDS: dict[str, Command] = {
     "set_permissions": _set_permissions,
     "clear_permissions": _clear_permissions,
@@ -381,6 +397,7 @@ COMMANDS: dict[str, Command] = {
     "trace_on": _trace,
     "trace_off": _trace,
     "shovel_status": _shovel_status,
+    "restart_shovel": _restart_shovel,
 }
 
 
@@ -444,4 +461,6 @@ def add_parsers(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
     command("trace_on", "turn the firehose tracer on in a vhost")
     command("trace_off", "turn the firehose tracer off in a vhost")
     command("shovel_status", "the status of every shovel")
+    sub = command("restart_shovel", "stop a dynamic shovel and start it again")
+    sub.add_argument("name")
 

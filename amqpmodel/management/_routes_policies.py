@@ -290,6 +290,17 @@ async def shovel(request: web.Request) -> web.Response:
     return json_response(found)
 
 
+@level("policymaker")
+async def restart_shovel(request: web.Request) -> web.Response:
+    """``DELETE /api/shovels/vhost/{vhost}/{name}/restart``: stop and start it again."""
+    from amqpmodel.shovel import restart_shovel as restart
+
+    vhost = path_vhost(request).name
+    if not restart(context(request).broker, request.match_info["name"], vhost):
+        raise not_found()
+    return no_content()
+
+
 ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/api/policies", _POLICY["list"]),
     ("GET", "/api/policies/{vhost}", _POLICY["list"]),
@@ -314,4 +325,5 @@ ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/api/shovels", shovels),
     ("GET", "/api/shovels/{vhost}", shovels),
     ("GET", "/api/shovels/vhost/{vhost}/{name}", shovel),
+    ("DELETE", "/api/shovels/vhost/{vhost}/{name}/restart", restart_shovel),
 ]

@@ -12,8 +12,8 @@ it (``rabbitmqctl set_parameter shovel NAME JSON``)::
 
 Setting the parameter starts the shovel in a thread of its own (this package
 registers the component on import; the broker imports it the first time the
-component is named); ``clear_parameter`` stops it and ``broker.close()``
-stops them all. The source is this broker (a ``src-uri`` without a host);
+component is named); ``restart_shovel`` starts it again, ``clear_parameter``
+stops it and ``broker.close()`` stops them all. The source is this broker (a ``src-uri`` without a host);
 the destination is any AMQP 0-9-1 broker reached with pika (the ``shovel``
 extra), or this broker again. See docs/shovels.md.
 
@@ -23,8 +23,8 @@ This is a driver: it uses only ``amqpmodel``'s public API and
 
 from amqpmodel.driver import register_parameter_component
 
-from ._registry import ShovelComponent, shovel_status
+from ._registry import ShovelComponent, restart_shovel, shovel_status
 
-__all__ = ["ShovelComponent", "shovel_status"]
+__all__ = ["ShovelComponent", "restart_shovel", "shovel_status"]
 
 register_parameter_component(ShovelComponent())

@@ -24,7 +24,7 @@ from amqpmodel.driver import ParameterComponent
 from ._definition import ShovelDefinition, validate
 from ._worker import ShovelWorker
 
-__all__ = ["ShovelComponent", "shovel_status"]
+__all__ = ["ShovelComponent", "restart_shovel", "shovel_status"]
 
 
 def _timestamp() -> str:
@@ -73,6 +73,21 @@ class BrokerShovels:
             new.start()  # its thread stops the old run before it connects
         elif old is not None:
             old.stop()
+
+    def restart(self, vhost: str, name: str) -> bool:
+        """Stop the shovel's run and start a new one from its parameter (also a
+        terminated one); False when there is no such shovel."""
+        broker = self.broker_ref()
+        key = (vhost, name)
+        with self.guard:
+            old = self.workers.get(key)
+            if broker is None or old is None or self.closed:
+                return False
+            new = self.workers[key] = ShovelWorker(
+                broker, old.definition, self.report, self.is_current, predecessor=old
+            )
+        new.start()  # its thread stops the old run before it connects
+        return True
 
     def is_current(self, worker: ShovelWorker) -> bool:
         key = (worker.definition.vhost, worker.definition.name)
@@ -161,6 +176,13 @@ class ShovelComponent(ParameterComponent):
         shovels = _shovels(broker, create=False)
         if shovels is not None:
             shovels.close()
+
+
+def restart_shovel(broker: Broker, name: str, vhost: str = "/") -> bool:
+    """``rabbitmqctl restart_shovel name``: the shovel stops and starts again from its
+    parameter, a terminated one included; False when it does not exist."""
+    shovels = _shovels(broker, create=False)
+    return shovels is not None and shovels.restart(vhost, name)
 
 
 def shovel_status(broker: Broker) -> list[dict[str, Any]]:

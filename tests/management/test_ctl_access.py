@@ -189,6 +189,10 @@ def test_a_shovel_set_as_a_parameter_shows_in_shovel_status_spec_20(
     assert lines[0].startswith("Shovel status on node rabbit@")
     assert lines[1] == "name\tvhost\ttype\tstate\tsrc_uri\tdest_uri\ttimestamp"
     assert lines[2].startswith("move\t/\tdynamic\trunning\tamqp://\tamqp://\t")
+    (restarting,) = ctl.lines("restart_shovel", "move")
+    assert restarting.startswith("Restarting dynamic Shovel move in virtual host / on node rabbit@")
+    code, _, err = ctl("restart_shovel", "nope")
+    assert code == 70 and "Shovel with the given name was not found" in err
     assert ctl.lines("clear_parameter", "shovel", "move") == [
         'Clearing runtime parameter "move" for component "shovel" on vhost "/" ...'
     ]

@@ -13,6 +13,7 @@ from _helpers import ServeProcess, free_port, status_of, wait_until
 
 from amqpmodel import BasicProperties, Broker, Channel
 from amqpmodel.server import serve
+from amqpmodel.shovel import restart_shovel
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -119,6 +120,25 @@ def test_a_refusal_at_the_destination_is_the_reason(
     row = wait_until(lambda: state(source) == "terminated" and status_of(source), "terminated")
     assert row["reason"] == "NOT_FOUND - no exchange 'nope' in vhost '/'"
     assert source.queues["in"].messages_ready == 1  # not acked: it was not confirmed
+
+
+def test_restart_starts_a_terminated_shovel_again(
+    source: Broker, destination: tuple[Broker, str]
+) -> None:
+    # rabbitmqctl restart_shovel, DELETE /api/shovels/vhost/{vhost}/{name}/restart
+    target, url = destination
+    channel = source_channel(source)
+    channel.basic_publish("", "in", b"x")
+    value = {"src-uri": "amqp://", "src-queue": "in", "dest-uri": url, "dest-exchange": "late"}
+    source.set_parameter("shovel", "s", {**value, "reconnect-delay": 0})
+    wait_until(lambda: state(source) == "terminated", "terminated")  # stays so (20.6)
+    target_channel = target.connect().channel()
+    target_channel.exchange_declare("late", "fanout")
+    target_channel.queue_declare("got")
+    target_channel.queue_bind("got", "late")
+    assert restart_shovel(source, "s")
+    wait_until(lambda: ready(target, "got") == 1, "moved after the restart")
+    assert not restart_shovel(source, "nope") and not restart_shovel(source, "s", vhost="x")
 
 
 def test_wrong_credentials_at_the_destination(
