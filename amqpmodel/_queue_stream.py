@@ -75,9 +75,9 @@ class StreamQueue(Queue):
     ) -> None:
         """As ``Queue``'s (``options``: durable, auto_delete, owner, arguments)."""
         super().__init__(vhost, name, parsed=parsed, **options)
-        self._ready: Any = StreamLog()
+        self._ready: Any = StreamLog(self._args.segment_size_bytes, vhost._now)
         self._consumers: Any = StreamConsumers(self)
-        self._plain = False
+        self._refresh_plain()
         self._age_timer: float | None = None
         self._chunk_size = max(1, vhost._broker.stream_chunk_size)
         # the delivered properties of recent offsets: consumers reading near each other
@@ -89,6 +89,15 @@ class StreamQueue(Queue):
     def _use_journal(self, journal: Journal | None) -> None:
         """A stream records through a ``LogJournal``: a settle removes nothing."""
         self._journal = None if journal is None else LogJournal(journal)
+        self._refresh_plain()
+
+    def _refresh_plain(self) -> None:
+        """The channel's publish shortcut (``StreamLog.push``) serves a stream that
+        nothing stores and that has no retention to run (12.7-12.9)."""
+        args = self._args
+        self._plain = (
+            self._journal is None and args.max_length_bytes is None and args.max_age_ms is None
+        )
 
     # ----------------------------------------------------------------- inspection
 
@@ -138,7 +147,7 @@ class StreamQueue(Queue):
     def _check(self) -> None:
         log = self._ready
         assert len(log.entries) == log.count
-        assert sum(len(e.body) for e in log.entries) == log.total_bytes
+        assert sum(len(e.body) for e in log.entries) == log.total_bytes == self._ready_bytes
         assert log.segments[0] <= log.first_offset or not log.count
         stats = self.stats
         assert stats.enqueued == log.count + sum(stats.dropped.values()), "stream accounting"
@@ -345,7 +354,8 @@ class StreamQueue(Queue):
         else:
             entry = Entry(message, next(self._sequence))
         log = self._ready
-        rolled = log.append(entry, self._args.segment_size_bytes, now)
+        rolled = log.append(entry, now)
+        self._ready_bytes += len(entry.body)
         if self._journal is not None:
             # spec 12.19, 22.19; the record carries the write time
             self._journal.message_enqueued(self, Stored(entry, now))  # type: ignore[arg-type]
@@ -363,6 +373,7 @@ class StreamQueue(Queue):
         """Retention runs when its settings change (12.9); segment and filter sizes are
         read only at creation (12.6)."""
         now = self._vhost._now()
+        self._refresh_plain()
         self._retain(now)
         if self._args.max_age_ms is not None and self._age_timer is None:
             self._arm_age_timer(now)
@@ -392,6 +403,7 @@ class StreamQueue(Queue):
                 keep_from += 1
         gone = log.drop_segments(keep_from)
         if gone:
+            self._ready_bytes = log.total_bytes
             self.stats.dropped["retention"] += len(gone)
             if self._journal is not None:
                 self._journal.stream_first_offset(self, log.first_offset)
@@ -469,7 +481,8 @@ class StreamQueue(Queue):
             written = entry.deadline if entry.deadline is not None else now
             if isinstance(entry, Message):
                 entry.deadline = None  # a stream message expires by retention only
-            log.append(entry, self._args.segment_size_bytes, written)
+            log.append(entry, written)
+            self._ready_bytes += len(entry.body)
         self.stats.enqueued += len(messages)
 
 

@@ -4,7 +4,7 @@ the store's journal sees it."""
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, ClassVar
 
 from ._properties import Annotations, BasicProperties, Message
@@ -32,14 +32,20 @@ class StreamLog:
         "count",
         "entries",
         "first_offset",
+        "now",
         "run_starts",
         "run_times",
+        "segment_limit",
         "segments",
         "segment_bytes",
         "total_bytes",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, segment_limit: int, now: Callable[[], float]) -> None:
+        """``segment_limit``: x-stream-max-segment-size-bytes (read once, 12.6); ``now``:
+        the broker's clock, for ``push``."""
+        self.segment_limit = segment_limit
+        self.now = now
         self.entries: list[QueueEntry] = []  # oldest first
         # write times, as RabbitMQ keeps them (milliseconds), one per run of messages
         # written in the same millisecond: run_starts[i] is the first offset of run i.
@@ -78,9 +84,15 @@ class StreamLog:
         self.segment_bytes = [0]
         self.total_bytes = 0
 
-    def append(self, entry: QueueEntry, segment_limit: int, written: float) -> bool:
+    def push(self, entry: QueueEntry) -> None:
+        """Add a message written now: the channel's shortcut for a stream that nothing
+        stores, ages or limits, so a roll-over needs no retention run."""
+        self.append(entry, self.now())
+
+    def append(self, entry: QueueEntry, written: float) -> bool:
         """Add a message written at ``written`` (seconds); True when it opened a new
         segment (a roll-over, 12.10)."""
+        segment_limit = self.segment_limit
         written = int(written * 1000) / 1000  # RabbitMQ's millisecond timestamps
         if not self.run_times or self.run_times[-1] != written:
             self.run_starts.append(self.first_offset + self.count)
