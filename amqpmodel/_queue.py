@@ -13,6 +13,7 @@ import gc
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from . import _queue_inspect
 from ._arguments import QueueArguments
 from ._consumer import Consumer, QueueStats
 from ._dispatch import ConsumerSet, RoundRobinConsumers, SingleActiveConsumers
@@ -126,79 +127,20 @@ class Queue:
 
     # ----------------------------------------------------------------- inspection
 
-    @property
-    def exclusive(self) -> bool:
-        return self.owner is not None
-
-    @property
-    def messages_ready(self) -> int:
-        return self._ready.count
-
-    @property
-    def messages_unacknowledged(self) -> int:
-        return self._unacked
-
-    @property
-    def messages(self) -> int:
-        return self._ready.count + self._unacked
-
-    @property
-    def message_bytes_ready(self) -> int:
-        return self._ready_bytes
-
-    @property
-    def messages_persistent(self) -> int:
-        """Persistent messages (delivery_mode 2), ready or unacknowledged: the ones a
-        restart keeps when the queue is durable and the broker has a data dir (spec 22.4)."""
-        count = sum(1 for entry in self._ready if entry.properties.delivery_mode == 2)
-        for channel in self._vhost._channels():
-            count += sum(
-                1
-                for entry, queue, _ in channel._unacked.values()
-                if queue is self and entry.properties.delivery_mode == 2
-            )
-        return count
-
-    @property
-    def consumer_count(self) -> int:
-        return len(self._consumers)
-
-    @property
-    def _declare_ok_consumers(self) -> int:
-        """declare-ok's consumer_count (spec 2.6; a stream says 0, 12.18)."""
-        return len(self._consumers)
-
-    @property
-    def consumers(self) -> list[Consumer]:
-        return list(self._consumers)
-
-    @property
-    def single_active_consumer(self) -> Consumer | None:
-        """The consumer that receives messages when x-single-active-consumer is set."""
-        if self._args.single_active_consumer and self._consumers:
-            return self._active_consumer()
-        return None
-
-    @property
-    def is_deleted(self) -> bool:
-        return self._deleted
-
-    def peek(self) -> list[Message]:
-        """Ready messages in the order they would be delivered; changes nothing."""
-        return [entry.message for entry in self._ready]
-
-    def __repr__(self) -> str:
-        # persistent messages matter only where a restart can keep them (spec 22.4)
-        persistent = f" persistent={self.messages_persistent}" if self.durable else ""
-        return (
-            f"<Queue {self.name!r} ready={self.messages_ready} "
-            f"unacked={self._unacked}{persistent} consumers={len(self._consumers)}>"
-        )
-
-    def _repr_html_(self) -> str:
-        from ._inspect import queue_html
-
-        return queue_html(self)
+    exclusive = property(_queue_inspect.exclusive)
+    messages_ready = property(_queue_inspect.messages_ready)
+    messages_unacknowledged = property(_queue_inspect.messages_unacknowledged)
+    messages = property(_queue_inspect.messages)
+    message_bytes_ready = property(_queue_inspect.message_bytes_ready)
+    messages_persistent = property(_queue_inspect.messages_persistent)
+    consumer_count = property(_queue_inspect.consumer_count)
+    _declare_ok_consumers = property(_queue_inspect.declare_ok_consumers)
+    consumers = property(_queue_inspect.consumers)
+    single_active_consumer = property(_queue_inspect.single_active_consumer)
+    is_deleted = property(_queue_inspect.is_deleted)
+    peek = _queue_inspect.peek
+    __repr__ = _queue_inspect.queue_repr
+    _repr_html_ = _queue_inspect.queue_repr_html
 
     def _messages_held(self) -> int:
         """Messages neither ready nor unacked that the queue still owns (a quorum
