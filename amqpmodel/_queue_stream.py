@@ -75,7 +75,7 @@ class StreamQueue(Queue):
     ) -> None:
         """As ``Queue``'s (``options``: durable, auto_delete, owner, arguments)."""
         super().__init__(vhost, name, parsed=parsed, **options)
-        self._ready: Any = StreamLog(self._args.segment_size_bytes, vhost._now)
+        self._ready: Any = StreamLog(self._args.segment_size_bytes, vhost._broker.clock.now)
         self._consumers: Any = StreamConsumers(self)
         self._refresh_plain()
         self._age_timer: float | None = None

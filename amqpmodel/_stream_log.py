@@ -84,14 +84,11 @@ class StreamLog:
         self.segment_bytes = [0]
         self.total_bytes = 0
 
-    def push(self, entry: QueueEntry) -> None:
-        """Add a message written now: the channel's shortcut for a stream that nothing
-        stores, ages or limits, so a roll-over needs no retention run."""
-        self.append(entry, self.now())
-
-    def append(self, entry: QueueEntry, written: float) -> bool:
-        """Add a message written at ``written`` (seconds); True when it opened a new
-        segment (a roll-over, 12.10)."""
+    def append(self, entry: QueueEntry, written: float | None = None) -> bool:
+        """Add a message written at ``written`` (seconds; None: now); True when it
+        opened a new segment (a roll-over, 12.10)."""
+        if written is None:
+            written = self.now()
         segment_limit = self.segment_limit
         written = int(written * 1000) / 1000  # RabbitMQ's millisecond timestamps
         if not self.run_times or self.run_times[-1] != written:
@@ -108,6 +105,10 @@ class StreamLog:
         self.segment_bytes[-1] += size
         self.total_bytes += len(entry.body)
         return rolled
+
+    # the channel's shortcut (``queue._ready.push``) for a stream that nothing stores,
+    # ages or limits: a message written now, and a roll-over needs no retention run
+    push = append
 
     def drop_segments(self, keep_from: int) -> list[QueueEntry]:
         """Delete the segments before index ``keep_from``; the messages they held."""
