@@ -65,7 +65,10 @@ def _apply_settles(self: Channel, settles: list[tuple[int, Unacked]], action: st
             consumer.unacked -= 1
             self._global_unacked -= 1
             if consumer._state == FULL:
-                queue._consumers.reinstate(consumer)  # room again (spec 7.5)
+                # room again (spec 7.5); a stream's consumer may read on here, before
+                # the rest of the batch is settled (what reinstate returns is for
+                # basic_ack's shortcut: the dispatch below runs anyway)
+                queue._consumers.reinstate(consumer)
         if action == "ack":
             if queue._journal is not None:
                 queue._journal.message_removed(entry)

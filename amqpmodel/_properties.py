@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import threading
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -20,6 +21,7 @@ __all__ = [
     "EncodedProperties",
     "Message",
     "check_field_table",
+    "copy_table",
     "clone_properties",
     "delivered_properties",
     "offset_properties",
@@ -92,7 +94,7 @@ def delivered_properties(properties: BasicProperties) -> BasicProperties:
         return properties
     if type(properties) is not EncodedProperties:
         return _delivered(properties, None)
-    copy = _clone(properties, EncodedProperties, _copy_table(headers))
+    copy = _clone(properties, EncodedProperties, copy_table(headers))
     encoded = getattr(properties, "encoded", None)  # unset after attrs.evolve: stale
     if encoded is not None:
         object.__setattr__(copy, "encoded", encoded)
@@ -101,6 +103,7 @@ def delivered_properties(properties: BasicProperties) -> BasicProperties:
 
 _FIELDS = {name: BasicProperties.__dict__[name] for name in _PROPERTY_NAMES}
 _LONG = TAGGED_INTS[b"l"]
+_FILLING = threading.RLock()  # held while a DeliveredProperties fills a field
 
 
 class DeliveredProperties(BasicProperties):
@@ -116,30 +119,38 @@ class DeliveredProperties(BasicProperties):
     own. The source never changes (properties are frozen and the broker
     never changes a queued message's headers), so copying later is the same
     as copying now. It reads, compares, copies and pickles as the plain
-    ``BasicProperties`` it stands for. Made by ``delivered_properties`` and
-    ``offset_properties``; not for users.
+    ``BasicProperties`` it stands for (``attrs.evolve`` of it gives another
+    ``DeliveredProperties``, with every field set). Made by
+    ``delivered_properties`` and ``offset_properties``; not for users.
     """
 
     __slots__ = ("_offset", "_source")
 
     def __getattr__(self, name: str) -> Any:
-        # reached only for a field not read yet (its slot is empty): fill it and keep it
+        # reached only for a field not read yet (its slot is empty): fill it and keep it,
+        # under a lock, so that threads reading it first at once get one headers dict
         field = _FIELDS.get(name)
         if field is None:
             raise AttributeError(name)
-        source = self._source
-        if name == "headers":
-            headers = source.headers
-            value: Any = _copy_table(headers) if headers else {}
-            if self._offset is not None:
-                value["x-stream-offset"] = _LONG(self._offset)
-        else:
-            value = getattr(source, name)
-        field.__set__(self, value)
-        return value
+        with _FILLING:
+            try:
+                return field.__get__(self, DeliveredProperties)  # another thread filled it
+            except AttributeError:
+                pass
+            source = self._source
+            if name == "headers":
+                headers = source.headers
+                value: Any = copy_table(headers) if headers else {}
+                if self._offset is not None:
+                    value["x-stream-offset"] = _LONG(self._offset)
+            else:
+                value = getattr(source, name)
+            field.__set__(self, value)
+            return value
 
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, BasicProperties):
+        # equal to what a plain BasicProperties is equal to (attrs: the same class only)
+        if type(other) is not BasicProperties and type(other) is not DeliveredProperties:
             return NotImplemented
         return all(getattr(self, name) == getattr(other, name) for name in _PROPERTY_NAMES)
 
@@ -220,8 +231,9 @@ def clone_properties(properties: BasicProperties, headers: dict[str, Any]) -> Ba
     return _clone(properties, BasicProperties, headers)
 
 
-def _copy_table(table: dict[str, Any]) -> dict[str, Any]:
-    # every field value is immutable but tables (dict) and arrays (list)
+def copy_table(table: dict[str, Any]) -> dict[str, Any]:
+    """A field table's own copy: nested tables and arrays are copied too (every other
+    field value is immutable), so a change to it reaches nothing else."""
     for value in table.values():
         if isinstance(value, (dict, list)):
             return {key: _copy_value(value) for key, value in table.items()}

@@ -272,7 +272,12 @@ class StreamQueue(Queue):
             offset += 1
         reader.offset = offset
         if room <= 0:
-            consumer._state = FULL  # a settle gives credit back (see reinstate)
+            if consumer.unacked < consumer.prefetch:
+                # the channel's limit binds, not its own: it reads on when the channel
+                # has room (a settle there dispatches this queue, Channel._apply_settles)
+                self._consumers.active[consumer] = None
+            else:
+                consumer._state = FULL  # its own settle gives credit back (reinstate)
 
     def _deliver_at(
         self, consumer: Consumer, reader: Reader, offset: int, entry: QueueEntry
@@ -479,6 +484,7 @@ class StreamQueue(Queue):
         now = self._vhost._now()
         for entry in messages:
             written = entry.deadline if entry.deadline is not None else now
+            entry.redelivered = False  # a stream never redelivers (12.16), crash or not
             if isinstance(entry, Message):
                 entry.deadline = None  # a stream message expires by retention only
             log.append(entry, written)
@@ -487,7 +493,9 @@ class StreamQueue(Queue):
 
 
 def _with_offset(message: Message, offset: int) -> BasicProperties:
-    """The message's properties with its ``x-stream-offset`` header (spec 12.17)."""
+    """The message's properties with its ``x-stream-offset`` header (spec 12.17), for
+    readers that share them: the socket server encodes a delivery at once, so a
+    shallow copy of the headers is enough (in process: ``offset_properties``)."""
     original = message.properties
     headers = dict(original.headers) if original.headers else {}
     headers["x-stream-offset"] = _LONG(offset)

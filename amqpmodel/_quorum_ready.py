@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from ._dispatch import REMOVED, SingleActiveConsumers
 from ._field_values import TAGGED_INTS
-from ._properties import BasicProperties, Message, with_headers
+from ._properties import BasicProperties, Message, copy_table, with_headers
 from ._ready import Entry, QueueEntry
 
 if TYPE_CHECKING:
@@ -60,7 +60,10 @@ class QuorumEntry(Entry):
     @property
     def stored_counters(self) -> int:
         """Its counters as a store keeps them (spec 22.19), in one integer: 0 before
-        any return, else 1 + the count + 2**32 x the acquired count (4.3, 11.15)."""
+        any return, else 1 + the count + 2**32 x the acquired count (4.3, 11.15).
+        1 is what other types store for "delivered before" (and what a data dir
+        from before the counters held): ``restore_counters`` reads it as a count
+        of one."""
         if not self.count and not self.acquired:
             return 1 if self.redelivered else 0
         return 1 + self.count + (self.acquired << 32)
@@ -68,26 +71,28 @@ class QuorumEntry(Entry):
     def restore_counters(self, stored: int, crashed: bool, two_counters: bool) -> None:
         """Counters read back as ``stored_counters`` wrote them (spec 22.19).
 
-        After a crash the model does not know which messages consumers held, so
-        each comes back as if one had: returned once more, as a lost channel
-        returns it (22.18; ``two_counters``, 4.3: that counts on both, 11.15).
-        A message stored only as delivered (a data dir from before the counters
-        were kept) has counted one return: redelivered means a count (11.14).
+        A message stored only as delivered (value 1: a data dir from before the
+        counters were kept) has counted one return, as redelivered means a count
+        (11.14). After a crash the model does not know which messages consumers
+        held (RabbitMQ returns those, counting one more, 22.19): every message
+        comes back flagged redelivered (22.18) with its counters as last
+        recorded. Counting one more for each would drop messages nobody had
+        taken under ``x-delivery-limit: 0``; counting none lets a message held
+        at the crash be delivered once more than its limit allows.
         """
         if stored > 1:
             self.count = (stored - 1) & 0xFFFFFFFF
             self.acquired = (stored - 1) >> 32
-        if crashed:
-            self.count += 1
-            if two_counters:
-                self.acquired += 1
+            # a data dir another version wrote: 4.3 counts every return as acquired
+            self.acquired = (self.acquired or self.count) if two_counters else 0
+        if self.count or self.acquired:
             self.redelivered = True
-        elif self.count or self.acquired:
-            self.redelivered = True
-        elif self.redelivered:
+        elif self.redelivered and not crashed:
             self.count = 1
             if two_counters:
                 self.acquired = 1
+        if crashed:
+            self.redelivered = True
 
     @property
     def properties_owned(self) -> bool:  # type: ignore[override]
@@ -100,7 +105,8 @@ class QuorumEntry(Entry):
         properties = self.message.properties
         if not self.count and not self.acquired:
             return properties
-        headers = dict(properties.headers) if properties.headers else {}
+        # the delivery's own headers, tables and arrays included: a handler may change them
+        headers = copy_table(properties.headers) if properties.headers else {}
         if self.acquired:
             headers["x-acquired-count"] = _LONG(self.acquired)
         if self.count:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import copy
 import pickle
+import sys
+import threading
 from typing import Any
 
 import attrs
@@ -49,6 +51,29 @@ def test_requeued_message_keeps_its_headers_after_a_consumer_changed_them(
     broker.run_until_idle()
     assert seen == [HEADERS, HEADERS]
     assert broker.queues["q"].messages == 0
+
+
+def test_quorum_redeliveries_keep_the_queued_headers_spec_11_14(
+    ch: Channel, broker: Broker
+) -> None:
+    # a redelivery of a quorum message carries x-delivery-count, so it gets headers of
+    # its own; the tables and arrays in them are the delivery's own too
+    ch.queue_declare("q", durable=True, arguments={"x-queue-type": "quorum"})
+    ch.basic_publish("", "q", b"m", BasicProperties(headers=_headers()))
+    seen: list[dict[str, Any]] = []
+
+    def handler(channel: Channel, method: Any, properties: BasicProperties, body: bytes) -> None:
+        assert properties.headers is not None
+        seen.append(copy.deepcopy(properties.headers))
+        _mutate(properties.headers)
+        if len(seen) < 3:
+            channel.basic_reject(method.delivery_tag, requeue=True)
+        else:
+            channel.basic_ack(method.delivery_tag)
+
+    ch.basic_consume("q", handler)
+    broker.run_until_idle()
+    assert seen == [HEADERS, {**HEADERS, "x-delivery-count": 1}, {**HEADERS, "x-delivery-count": 2}]
 
 
 def test_basic_get_gives_a_copy_each_time(ch: Channel) -> None:
@@ -223,3 +248,45 @@ def test_a_delivered_copy_reads_compares_and_pickles_as_its_message_properties(
     assert properties != sent
     ch.basic_reject(method.delivery_tag, requeue=True)
     assert ch.basic_get("q", auto_ack=True)[1] == sent
+
+
+def test_two_threads_reading_a_delivered_copy_share_its_headers(ch: Channel) -> None:
+    # a handler may pass its properties to another thread; both see one headers dict,
+    # as with a plain BasicProperties, whichever thread reads it first
+    ch.queue_declare("q")
+    ch.basic_publish("", "q", b"m", BasicProperties(headers={f"k{i}": {"n": i} for i in range(100)}))
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for _ in range(200):
+            method, delivered, _ = ch.basic_get("q")
+            seen: list[Any] = [None, None]
+            start = threading.Barrier(2)
+
+            def read(
+                i: int, delivered: Any = delivered, seen: list[Any] = seen, start: Any = start
+            ) -> None:
+                start.wait()
+                seen[i] = delivered.headers
+
+            threads = [threading.Thread(target=read, args=(i,)) for i in range(2)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert seen[0] is seen[1]
+            ch.basic_reject(method.delivery_tag, requeue=True)
+    finally:
+        sys.setswitchinterval(switch)
+
+
+def test_a_delivered_copy_equals_what_a_plain_one_equals(ch: Channel) -> None:
+    from amqpmodel.driver import EncodedProperties
+
+    source = BasicProperties(headers={"a": 1})
+    ch.queue_declare("q")
+    ch.basic_publish("", "q", b"m", source)
+    _, delivered, _ = ch.basic_get("q", auto_ack=True)
+    encoded = EncodedProperties.decoded(b"x", headers={"a": 1})
+    assert (delivered == source, source == delivered) == (True, True)
+    assert (delivered == encoded, encoded == delivered) == (source == encoded, encoded == source)

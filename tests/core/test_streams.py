@@ -287,6 +287,30 @@ def test_prefetch_is_credit_and_settles_only_give_it_back_spec_12_15(
         ch.basic_ack(999)  # unknown tags still fail (7.11)
 
 
+def test_a_channel_wide_prefetch_set_later_holds_and_then_frees_a_reader_spec_12_13(
+    broker: Broker, conn: Connection, ch: Channel
+) -> None:
+    # 12.13 refuses global qos at subscribe time; set afterwards, the channel's limit
+    # holds the stream's reader back while it is full, and frees it as it empties
+    declare(ch)
+    ch.queue_declare("c")
+    ch.basic_qos(prefetch_count=5)
+    got: list[bytes] = []
+    held: list[int] = []
+    ch.basic_consume("s", lambda c, m, p, body: got.append(body), arguments={"x-stream-offset": "next"})
+    ch.basic_consume("c", lambda c, m, p, body: held.append(m.delivery_tag))
+    ch.basic_qos(prefetch_count=1, global_qos=True)
+    ch.basic_publish("", "c", b"classic")
+    broker.run_until_idle()
+    ch.basic_publish("", "s", b"s1")
+    broker.run_until_idle()
+    assert (held, got) == ([1], [])  # the channel's one unacked delivery is the classic one
+    ch.basic_ack(held[0])
+    broker.run_until_idle()
+    assert got == [b"s1"]
+    broker.queues["s"]._check()
+
+
 def test_consumers_read_independently_spec_12_23(broker: Broker, ch: Channel) -> None:
     declare(ch)
     ch.basic_qos(prefetch_count=100)
